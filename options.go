@@ -1,0 +1,292 @@
+package ginsession
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/gin-gonic/gin"
+)
+
+// Client is the subset of *memcache.Client that ginsession uses to store
+// sessions. A configured *memcache.Client satisfies it, and so does the
+// in-process client returned by NewMemoryClient.
+//
+// Implementations must be safe for concurrent use and must report misses,
+// failed adds and CAS conflicts with gomemcache's sentinel errors
+// (memcache.ErrCacheMiss, memcache.ErrNotStored, memcache.ErrCASConflict).
+type Client interface {
+	Get(key string) (*memcache.Item, error)
+	Add(item *memcache.Item) error
+	Set(item *memcache.Item) error
+	CompareAndSwap(item *memcache.Item) error
+	Delete(key string) error
+	Touch(key string, seconds int32) error
+}
+
+// Defaults applied by NewManager to zero-valued Options fields.
+const (
+	DefaultIdleTimeout  = 30 * time.Minute
+	DefaultLifetime     = 24 * time.Hour
+	DefaultCookieName   = "session_id"
+	DefaultKeyPrefix    = "ginsession:"
+	DefaultLoginURL     = "/login"
+	DefaultUserKey      = "user_name"
+	DefaultContextKey   = "github.com/ginsession/ginsession"
+	DefaultMemcached    = "127.0.0.1:11211"
+	DefaultTimeout      = 500 * time.Millisecond
+	DefaultMaxIdleConns = 128
+	DefaultMaxRetries   = 8
+	DefaultDownBackoff  = 5 * time.Second
+
+	// DefaultMaxSize keeps an encoded session, its key and memcached's item
+	// header inside memcached's default 1 MiB item limit (-I 1m).
+	DefaultMaxSize = 1<<20 - 4<<10
+
+	// MinSecretLength is the shortest Secret (and OldSecrets entry) accepted.
+	MinSecretLength = 32
+)
+
+// Options configures a Manager. The zero value of every field selects the
+// documented default; Secret is the only required field.
+type Options struct {
+	// Memcached lists the memcached servers ("host:port"). Default
+	// {"127.0.0.1:11211"}. Ignored when Client is set. With more than one
+	// server, sessions are spread by rendezvous hashing with failover.
+	Memcached []string
+
+	// Client is a ready memcached client, such as a configured
+	// *memcache.Client or NewMemoryClient(). When nil, one is built from
+	// Memcached, Timeout and MaxIdleConns.
+	Client Client
+
+	// Secret signs the session cookie with HMAC-SHA256. Required; at least
+	// 32 bytes. Keep it out of source control.
+	Secret string
+
+	// OldSecrets are still accepted when verifying a cookie, so the Secret
+	// can be rotated without logging everyone out. A cookie signed with an
+	// old secret is re-signed with Secret on the next change.
+	OldSecrets []string
+
+	// IdleTimeout ends a session after this long without a request that
+	// loads it. Default 30 minutes.
+	IdleTimeout time.Duration
+
+	// Lifetime ends a session this long after its creation, whatever its
+	// activity. Default 24 hours.
+	Lifetime time.Duration
+
+	// CookieName is the session cookie's name. Default "session_id".
+	CookieName string
+
+	// CookiePath is the cookie's Path attribute. Default "/".
+	CookiePath string
+
+	// CookieDomain is the cookie's Domain attribute. Default none (host-only).
+	CookieDomain string
+
+	// InsecureCookie leaves out the Secure attribute. Only for plain-HTTP
+	// development on hosts other than localhost (browsers treat
+	// http://localhost as secure and accept Secure cookies there).
+	InsecureCookie bool
+
+	// SameSite is the cookie's SameSite attribute. Default http.SameSiteLaxMode.
+	SameSite http.SameSite
+
+	// Persistent makes new sessions "remember me" sessions: their cookie
+	// carries Max-Age (up to the end of Lifetime) and survives a browser
+	// restart. Session.SetPersistent changes it for one session.
+	Persistent bool
+
+	// KeyPrefix starts every memcached key. Default "ginsession:".
+	KeyPrefix string
+
+	// LoginURL is where Authenticated sends anonymous GET and HEAD requests.
+	// Default "/login". May be absolute ("https://sso.example.com/login").
+	LoginURL string
+
+	// UserKey is the session key whose non-empty value means "logged in".
+	// Default "user_name".
+	UserKey string
+
+	// ContextKey is the gin.Context key the session is stored under. Set a
+	// distinct one to run two managers on one route, and fetch that
+	// session with Manager.Session.
+	ContextKey string
+
+	// Replicas is the number of servers each session is written to when
+	// Memcached lists several. Default 1.
+	Replicas int
+
+	// MaxSize limits the encoded session in bytes; Save fails with
+	// ErrTooLarge beyond it. Default DefaultMaxSize (fits memcached's 1 MiB
+	// item limit).
+	MaxSize int
+
+	// ErrorHandler writes the response when the session store fails (for
+	// example memcached is down). Default: 503 Service Unavailable with a
+	// short text body, and the error recorded with c.Error.
+	ErrorHandler func(c *gin.Context, err error)
+
+	// Logger receives warnings about store faults and corrupt data. It never
+	// receives session IDs. Default slog.Default().
+	Logger *slog.Logger
+
+	// Timeout is the memcached socket read/write timeout of the client built
+	// from Memcached. Default 500ms.
+	Timeout time.Duration
+
+	// MaxIdleConns is the idle-connection pool size per server of the client
+	// built from Memcached. Set it above your peak concurrent requests.
+	// Default 128 (gomemcache's own default is 2, which forces a new TCP
+	// connection for most concurrent requests).
+	MaxIdleConns int
+
+	// MaxRetries bounds the re-read-and-merge attempts after a CAS conflict.
+	// Default 8.
+	MaxRetries int
+
+	// DownBackoff is how long a server that failed is skipped when Memcached
+	// lists several servers. Default 5 seconds.
+	DownBackoff time.Duration
+}
+
+// errOption marks Options validation failures.
+var errOption = errors.New("ginsession: invalid options")
+
+// withDefaults returns a copy of o with defaults applied, or an error naming
+// the field to fix.
+func (o Options) withDefaults() (Options, error) {
+	bad := func(format string, args ...any) (Options, error) {
+		return o, fmt.Errorf("%w: "+format, append([]any{errOption}, args...)...)
+	}
+	if len(o.Secret) < MinSecretLength {
+		return bad("Secret must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinSecretLength, len(o.Secret))
+	}
+	for i, s := range o.OldSecrets {
+		if len(s) < MinSecretLength {
+			return bad("OldSecrets[%d] must be at least %d bytes", i, MinSecretLength)
+		}
+	}
+	if o.Client != nil && len(o.Memcached) > 0 {
+		return bad("set Client or Memcached, not both")
+	}
+	if o.Client == nil && len(o.Memcached) == 0 {
+		o.Memcached = []string{DefaultMemcached}
+	}
+	for i, addr := range o.Memcached {
+		if strings.TrimSpace(addr) == "" {
+			return bad("Memcached[%d] is empty", i)
+		}
+	}
+	if o.IdleTimeout < 0 || o.Lifetime < 0 || o.Timeout < 0 || o.DownBackoff < 0 {
+		return bad("IdleTimeout, Lifetime, Timeout and DownBackoff must not be negative")
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.Lifetime == 0 {
+		o.Lifetime = DefaultLifetime
+	}
+	if o.IdleTimeout < time.Second || o.Lifetime < time.Second {
+		return bad("IdleTimeout and Lifetime must be at least one second (memcached expirations are whole seconds)")
+	}
+	if o.CookieName == "" {
+		o.CookieName = DefaultCookieName
+	}
+	if !validCookieName(o.CookieName) {
+		return bad("CookieName %q is not a valid cookie name", o.CookieName)
+	}
+	if o.CookiePath == "" {
+		o.CookiePath = "/"
+	}
+	if strings.ContainsAny(o.CookiePath+o.CookieDomain, ";\r\n\x00") {
+		return bad("CookiePath and CookieDomain must not contain ';' or control characters")
+	}
+	if o.SameSite == 0 {
+		o.SameSite = http.SameSiteLaxMode
+	}
+	if o.SameSite < http.SameSiteDefaultMode || o.SameSite > http.SameSiteNoneMode {
+		return bad("SameSite %d is not an http.SameSite value", o.SameSite)
+	}
+	if o.SameSite == http.SameSiteNoneMode && o.InsecureCookie {
+		return bad("SameSite=None requires Secure cookies; unset InsecureCookie")
+	}
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultKeyPrefix
+	}
+	if len(o.KeyPrefix) > 200 || strings.IndexFunc(o.KeyPrefix, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return bad("KeyPrefix must be at most 200 bytes without spaces or control characters")
+	}
+	if o.LoginURL == "" {
+		o.LoginURL = DefaultLoginURL
+	}
+	if _, err := url.Parse(o.LoginURL); err != nil {
+		return bad("LoginURL: %v", err)
+	}
+	if o.UserKey == "" {
+		o.UserKey = DefaultUserKey
+	}
+	if o.ContextKey == "" {
+		o.ContextKey = DefaultContextKey
+	}
+	if o.Replicas < 0 {
+		return bad("Replicas must not be negative")
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.Client == nil && o.Replicas > len(o.Memcached) {
+		return bad("Replicas (%d) exceeds the number of Memcached servers (%d)", o.Replicas, len(o.Memcached))
+	}
+	if o.MaxSize < 0 {
+		return bad("MaxSize must not be negative")
+	}
+	if o.MaxSize == 0 {
+		o.MaxSize = DefaultMaxSize
+	}
+	if o.ErrorHandler == nil {
+		o.ErrorHandler = defaultErrorHandler
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxIdleConns <= 0 {
+		o.MaxIdleConns = DefaultMaxIdleConns
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = DefaultMaxRetries
+	}
+	if o.DownBackoff == 0 {
+		o.DownBackoff = DefaultDownBackoff
+	}
+	return o, nil
+}
+
+// validCookieName reports whether name is an RFC 6265 token.
+func validCookieName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if b <= ' ' || b >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, b) >= 0 {
+			return false
+		}
+	}
+	return name != ""
+}
+
+// defaultErrorHandler answers 503 and records the error on the context.
+func defaultErrorHandler(c *gin.Context, err error) {
+	_ = c.Error(err)
+	c.Header("Content-Type", "")
+	c.Header("Retry-After", "1")
+	c.String(http.StatusServiceUnavailable, "Service temporarily unavailable, please retry.\n")
+}
