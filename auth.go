@@ -1,0 +1,128 @@
+package ginsession
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// maxNextURL bounds the length of a "next" redirect target.
+const maxNextURL = 2048
+
+// Authenticated returns middleware that lets logged-in users through and
+// turns everyone else away, as Tornado's @authenticated does. Logged in
+// means the session's Options.UserKey holds a non-empty string; the user is
+// then also available as c.GetString(gin.AuthUserKey). Anonymous GET and
+// HEAD requests get 302 Found to Options.LoginURL with next set to the
+// requested URI; other methods get 403 Forbidden.
+func Authenticated() gin.HandlerFunc {
+	return func(c *gin.Context) { authenticate(c, Default(c)) }
+}
+
+// Authenticated is the package-level Authenticated for a manager with its
+// own Options.ContextKey.
+func (m *Manager) Authenticated() gin.HandlerFunc {
+	return func(c *gin.Context) { authenticate(c, m.Session(c)) }
+}
+
+// authenticate implements Authenticated for session s.
+func authenticate(c *gin.Context, s *Session) {
+	user := s.GetString(s.m.opts.UserKey)
+	if c.IsAborted() { // the store failed; the error response is out
+		return
+	}
+	if user != "" {
+		c.Set(gin.AuthUserKey, user)
+		return
+	}
+	if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
+		c.AbortWithStatus(http.StatusForbidden)
+		return
+	}
+	c.Redirect(http.StatusFound, loginRedirect(c.Request, s.m.opts.LoginURL))
+	c.Abort()
+}
+
+// loginRedirect returns loginURL with next= the request URI, or the full
+// request URL when loginURL is absolute (another host must come back here).
+func loginRedirect(r *http.Request, loginURL string) string {
+	next := r.URL.RequestURI()
+	if u, err := url.Parse(loginURL); err == nil && (u.Scheme != "" || u.Host != "") {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		next = scheme + "://" + r.Host + next
+	}
+	sep := "?"
+	if strings.Contains(loginURL, "?") {
+		sep = "&"
+	}
+	return loginURL + sep + "next=" + url.QueryEscape(next)
+}
+
+// User returns the logged-in user's name, or "" for anonymous visitors.
+func User(c *gin.Context) string {
+	s := Default(c)
+	return s.GetString(s.m.opts.UserKey)
+}
+
+// errEmptyUser is returned by Login for an empty user name.
+var errEmptyUser = errors.New("ginsession: login: empty user name")
+
+// Login logs user in: it gives the session a new ID (defeating session
+// fixation), stores user under Options.UserKey and saves at once, returning
+// any store error.
+func Login(c *gin.Context, user string) error {
+	if user == "" {
+		return errEmptyUser
+	}
+	s := Default(c)
+	if err := s.Regenerate(); err != nil {
+		return err
+	}
+	s.Set(s.m.opts.UserKey, user)
+	return s.Save()
+}
+
+// Logout destroys the session: the stored data is deleted and the cookie
+// expired.
+func Logout(c *gin.Context) error {
+	return Default(c).Destroy()
+}
+
+// NextURL returns the request's "next" parameter (query string first, then
+// form) when it is a local path such as "/account?tab=1", and fallback
+// otherwise. Protocol-relative ("//host"), backslash ("/\host"), absolute
+// and control-character targets are refused, so a login link cannot
+// redirect users to another site.
+func NextURL(c *gin.Context, fallback string) string {
+	next := c.Query("next")
+	if next == "" {
+		next = c.PostForm("next")
+	}
+	if isLocalPath(next) {
+		return next
+	}
+	return fallback
+}
+
+// isLocalPath reports whether p is a path on this site.
+func isLocalPath(p string) bool {
+	if p == "" || p[0] != '/' || len(p) > maxNextURL {
+		return false
+	}
+	if len(p) > 1 && (p[1] == '/' || p[1] == '\\') {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\' {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
+}

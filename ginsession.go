@@ -1,0 +1,518 @@
+// Package ginsession provides server-side sessions for the Gin web
+// framework, stored in memcached and encoded with msgpack, with an
+// Authenticated middleware that sends anonymous visitors to the login page.
+//
+// Install the middleware once and use the session from any handler:
+//
+//	r := gin.New()
+//	r.Use(ginsession.New(ginsession.Options{Secret: os.Getenv("SESSION_SECRET")}))
+//	r.POST("/login", func(c *gin.Context) {
+//		// ... check the password ...
+//		if err := ginsession.Login(c, name); err != nil { // new session ID, user stored
+//			return
+//		}
+//		c.Redirect(http.StatusSeeOther, ginsession.NextURL(c, "/"))
+//	})
+//	private := r.Group("/", ginsession.Authenticated())
+//	private.GET("/", func(c *gin.Context) {
+//		c.String(http.StatusOK, "Hello, %s", ginsession.User(c))
+//	})
+//
+// Sessions load lazily (a route that never calls Default costs nothing) and
+// are saved automatically just before the response header is written; Save
+// is there for handlers that want the error. Values of any msgpack-encodable
+// type are stored without registration. The cookie carries only a random
+// 256-bit ID and its HMAC-SHA256 tag; memcached keys are hashes of the ID.
+// Concurrent requests on one session are merged key by key with CAS.
+package ginsession
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Cookie actions decided by a commit.
+const (
+	cookieNone = iota
+	cookieSend
+	cookieExpire
+)
+
+// Session is one request's view of a server-side session. Get it with
+// Default. Its methods are safe to call from the handler's goroutines; the
+// first call loads the session from memcached. A store failure during that
+// load replaces the response with Options.ErrorHandler's (503 by default);
+// the session then reads as empty and nothing is written back.
+type Session struct {
+	mu sync.Mutex
+	m  *Manager
+	c  *gin.Context
+	w  commitWriter
+
+	loaded   bool
+	loadErr  error
+	isNew    bool   // not found in the store when loaded (or destroyed since)
+	id       string // "" until a new session first changes
+	stored   bool   // a record exists under key(id)
+	casID    uint64
+	casValid bool // casID is current (cleared after each write)
+	rec      *record
+	ch       changes
+	oldKey   string // key to delete after a Regenerate is stored
+	cookie   int    // cookieNone, cookieSend or cookieExpire
+	refresh  bool   // idle deadline due to be pushed forward
+	setErr   error  // values that failed to encode since the last Save
+	reported bool   // the load error response was sent
+}
+
+// changes are this request's own edits, replayed onto a fresh copy of the
+// stored session when a CompareAndSwap conflicts.
+type changes struct {
+	dirty      bool
+	cleared    bool
+	sets       map[string]struct{}
+	dels       map[string]struct{}
+	flashAdded [][]byte
+	flashTaken [][]byte
+	persistent bool
+	remerge    bool // the local record holds failed edits: rebuild from the store
+}
+
+// Default returns the request's session. It panics with a message naming the
+// fix when ginsession's middleware is not installed on the route.
+func Default(c *gin.Context) *Session {
+	return lookup(c, DefaultContextKey)
+}
+
+// lookup finds the session stored under key.
+func lookup(c *gin.Context, key string) *Session {
+	if v, ok := c.Get(key); ok {
+		if s, ok := v.(*Session); ok {
+			return s
+		}
+	}
+	panic("ginsession: no session on this route: install the middleware with r.Use(ginsession.New(opts)) " +
+		"(or use Manager.Session for a manager with its own ContextKey)")
+}
+
+// begin locks the session and loads it on first use. It reports whether
+// the session is usable; the caller must unlock s.mu either way.
+func (s *Session) begin() bool {
+	s.mu.Lock()
+	if !s.loaded {
+		s.loadLocked()
+		if s.loadErr != nil && !s.reported {
+			s.reported = true
+			s.mu.Unlock()
+			s.respondError(s.loadErr)
+			s.mu.Lock()
+		}
+	}
+	return s.loadErr == nil
+}
+
+// loadLocked reads the cookie and, when it verifies, the stored session.
+func (s *Session) loadLocked() {
+	s.loaded = true
+	if !s.w.Written() {
+		addVary(s.w.Header())
+	}
+	now := s.m.now()
+	id, current, ok := s.cookieID()
+	if ok {
+		rec, cas, err := s.m.load(id, now)
+		if err != nil {
+			s.loadErr = err
+			s.m.opts.Logger.Warn("ginsession: session store unavailable", "error", err)
+			s.rec = s.m.freshRecord(now)
+			return
+		}
+		if rec != nil {
+			s.id, s.stored, s.casID, s.casValid, s.rec = id, true, cas, true, rec
+			s.refresh = s.m.refreshDue(rec, now)
+			if !current {
+				s.cookie = cookieSend // re-sign with the current secret
+			}
+			return
+		}
+	}
+	s.isNew = true
+	s.rec = s.m.freshRecord(now)
+}
+
+// cookieID returns the ID of the first of our cookies that verifies. Forged,
+// malformed and oversized cookies are ignored without any store access.
+func (s *Session) cookieID() (id string, current, ok bool) {
+	tried := 0
+	for _, ck := range s.c.Request.CookiesNamed(s.m.opts.CookieName) {
+		if tried++; tried > maxCandidate {
+			break
+		}
+		if id, current, ok = s.m.cookies.decode(ck.Value); ok {
+			return id, current, true
+		}
+	}
+	return "", false, false
+}
+
+// freshRecord returns an empty session record created now.
+func (m *Manager) freshRecord(now time.Time) *record {
+	t := now.Unix()
+	return &record{created: t, touched: t, persistent: m.opts.Persistent, values: map[string][]byte{}}
+}
+
+// addVary adds "Vary: Cookie" once.
+func addVary(h http.Header) {
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
+}
+
+// respondError replaces the response with the ErrorHandler's when the
+// header is still unwritten, and aborts the rest of the chain.
+func (s *Session) respondError(err error) {
+	c := s.c
+	if s.w.mode != modeHook || s.w.Written() {
+		_ = c.Error(err)
+		s.m.opts.Logger.Error("ginsession: session store failed after the response started", "error", err)
+		return
+	}
+	s.w.mode = modePassthrough
+	s.m.opts.ErrorHandler(c, err)
+	s.w.mode = modeDiscard
+	c.Abort()
+}
+
+// touch marks the session changed and gives a new session its ID.
+func (s *Session) touch() {
+	s.ch.dirty = true
+	if s.id == "" {
+		s.id = newID()
+		s.cookie = cookieSend
+	}
+}
+
+// ID returns the session ID: "" for a new session that has not changed yet.
+// Treat it as a secret: it is the bearer credential in the cookie.
+func (s *Session) ID() string {
+	defer s.mu.Unlock()
+	s.begin()
+	return s.id
+}
+
+// IsNew reports whether the session was created by this request (there was
+// no valid cookie, the stored session had expired, or it was destroyed).
+func (s *Session) IsNew() bool {
+	defer s.mu.Unlock()
+	s.begin()
+	return s.isNew
+}
+
+// raw returns the stored bytes for key.
+func (s *Session) raw(key string) ([]byte, bool) {
+	defer s.mu.Unlock()
+	if !s.begin() {
+		return nil, false
+	}
+	v, ok := s.rec.values[key]
+	return v, ok
+}
+
+// Get returns the value for key, or nil. Values come back with the same
+// dynamic type before and after a round trip through memcached: integers as
+// int64 (uint64 above MaxInt64), floats as float64, strings, []byte,
+// time.Time, []any, and map[string]any for maps and structs (use Scan to get
+// a struct back).
+func (s *Session) Get(key string) any {
+	raw, ok := s.raw(key)
+	if !ok {
+		return nil
+	}
+	v, err := decodeValue(raw)
+	if err != nil {
+		s.m.opts.Logger.Warn("ginsession: unreadable session value", "key", key, "error", err)
+		return nil
+	}
+	return v
+}
+
+// Set stores value under key. The value is encoded with msgpack now, so a
+// value that cannot be encoded fails here: the key keeps its old value, the
+// failure is logged and Save returns an error naming the key. Setting a key
+// to the value it already holds changes nothing.
+func (s *Session) Set(key string, value any) {
+	raw, err := s.m.values.encode(value)
+	defer s.mu.Unlock()
+	if !s.begin() {
+		return
+	}
+	if err != nil {
+		err = fmt.Errorf("ginsession: set %q: %w", key, err)
+		s.m.opts.Logger.Warn("ginsession: value not stored", "key", key, "error", err)
+		s.setErr = errors.Join(s.setErr, err)
+		return
+	}
+	if old, ok := s.rec.values[key]; ok && string(old) == string(raw) {
+		return
+	}
+	s.rec.values[key] = raw
+	s.ch.mark(key, true)
+	s.touch()
+}
+
+// mark records a set (or delete) of key.
+func (ch *changes) mark(key string, set bool) {
+	add, drop := &ch.sets, &ch.dels
+	if !set {
+		add, drop = drop, add
+	}
+	if *add == nil {
+		*add = map[string]struct{}{}
+	}
+	(*add)[key] = struct{}{}
+	delete(*drop, key)
+}
+
+// Delete removes key.
+func (s *Session) Delete(key string) {
+	defer s.mu.Unlock()
+	if !s.begin() {
+		return
+	}
+	if _, ok := s.rec.values[key]; !ok {
+		return
+	}
+	delete(s.rec.values, key)
+	s.ch.mark(key, false)
+	s.touch()
+}
+
+// Clear removes every key and pending flash message.
+func (s *Session) Clear() {
+	defer s.mu.Unlock()
+	if !s.begin() || (len(s.rec.values) == 0 && len(s.rec.flashes) == 0) {
+		return
+	}
+	s.ch.flashTaken = append(s.ch.flashTaken, s.rec.flashes...)
+	s.rec.values = map[string][]byte{}
+	s.rec.flashes = nil
+	s.ch.cleared = true
+	s.ch.sets, s.ch.dels, s.ch.flashAdded = nil, nil, nil
+	s.touch()
+}
+
+// Has reports whether key is set.
+func (s *Session) Has(key string) bool {
+	_, ok := s.raw(key)
+	return ok
+}
+
+// Keys returns the session's keys in sorted order.
+func (s *Session) Keys() []string {
+	defer s.mu.Unlock()
+	if !s.begin() {
+		return nil
+	}
+	keys := make([]string, 0, len(s.rec.values))
+	for k := range s.rec.values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Scan decodes the value for key into dst, a non-nil pointer of any type:
+// structs (msgpack or json tags), slices, maps, scalars. It returns
+// ErrKeyNotFound when key is not set.
+func (s *Session) Scan(key string, dst any) error {
+	raw, ok := s.raw(key)
+	if !ok {
+		return fmt.Errorf("ginsession: scan %q: %w", key, ErrKeyNotFound)
+	}
+	if err := s.m.values.scan(raw, dst); err != nil {
+		return fmt.Errorf("ginsession: scan %q: %w", key, err)
+	}
+	return nil
+}
+
+// Pop returns the value for key and deletes it.
+func (s *Session) Pop(key string) any {
+	v := s.Get(key)
+	s.Delete(key)
+	return v
+}
+
+// AddFlash queues a one-time message, returned by a later Flashes call
+// (typically on the next page). Encoding failures are handled as in Set.
+func (s *Session) AddFlash(value any) {
+	raw, err := s.m.values.encode(value)
+	defer s.mu.Unlock()
+	if !s.begin() {
+		return
+	}
+	if err != nil {
+		err = fmt.Errorf("ginsession: add flash: %w", err)
+		s.m.opts.Logger.Warn("ginsession: flash not stored", "error", err)
+		s.setErr = errors.Join(s.setErr, err)
+		return
+	}
+	s.rec.flashes = append(s.rec.flashes, raw)
+	s.ch.flashAdded = append(s.ch.flashAdded, raw)
+	s.touch()
+}
+
+// Flashes returns the queued flash messages, oldest first, and removes them.
+func (s *Session) Flashes() []any {
+	defer s.mu.Unlock()
+	if !s.begin() || len(s.rec.flashes) == 0 {
+		return nil
+	}
+	out := make([]any, 0, len(s.rec.flashes))
+	for _, raw := range s.rec.flashes {
+		if v, err := decodeValue(raw); err == nil {
+			out = append(out, v)
+		}
+	}
+	s.ch.flashTaken = append(s.ch.flashTaken, s.rec.flashes...)
+	s.rec.flashes = nil
+	s.touch()
+	return out
+}
+
+// SetPersistent turns "remember me" on or off for this session: a
+// persistent session's cookie carries Max-Age (until the session's Lifetime
+// ends) and survives a browser restart; otherwise it is a browser-session
+// cookie. The idle timeout applies either way.
+func (s *Session) SetPersistent(on bool) {
+	defer s.mu.Unlock()
+	if !s.begin() || s.rec.persistent == on {
+		return
+	}
+	s.rec.persistent = on
+	s.ch.persistent = true
+	s.cookie = cookieSend
+	s.touch()
+}
+
+// Save stores the session now and returns any error, for handlers that must
+// know (the session is otherwise saved automatically). An error belongs to
+// the caller: the automatic commit does not retry or report those changes
+// again. Values that failed to encode in Set are reported here too, after
+// the other changes are stored.
+func (s *Session) Save() error {
+	defer s.mu.Unlock()
+	if !s.begin() {
+		return s.loadErr
+	}
+	err := s.commitLocked(!s.w.Written())
+	if err != nil {
+		s.dropChanges()
+	}
+	err = errors.Join(err, s.setErr)
+	s.setErr = nil
+	return err
+}
+
+// dropChanges forgets this request's pending edits after a failed Save, so
+// the automatic commit rebuilds from the store instead of retrying them.
+func (s *Session) dropChanges() {
+	s.ch = changes{remerge: s.stored}
+	if !s.stored {
+		// A new session that failed to store starts over.
+		s.rec = s.m.freshRecord(s.m.now())
+		if s.cookie == cookieSend && s.oldKey == "" {
+			s.id, s.cookie = "", cookieNone
+		}
+	}
+}
+
+// Regenerate gives the session a new ID, keeping its data, and makes the old
+// ID useless: call it at login (Login does) to defeat session fixation. The
+// new record is stored and the old one deleted at commit.
+func (s *Session) Regenerate() error {
+	defer s.mu.Unlock()
+	if !s.begin() {
+		return s.loadErr
+	}
+	if s.stored {
+		s.oldKey = s.m.key(s.id)
+		s.stored, s.casValid = false, false
+	}
+	s.id = ""
+	s.ch.remerge = false
+	s.touch()
+	return nil
+}
+
+// Destroy deletes the session from memcached now, empties it and expires
+// the cookie (logout). A later Set in the same request starts a fresh
+// session with a new ID.
+func (s *Session) Destroy() error {
+	defer s.mu.Unlock()
+	if !s.begin() {
+		return s.loadErr
+	}
+	for _, key := range []string{s.oldKey, s.storedKey()} {
+		if key == "" {
+			continue
+		}
+		if err := s.m.client.Delete(key); err != nil && !isMiss(err) {
+			return fmt.Errorf("ginsession: destroy session: %w", err)
+		}
+	}
+	s.id, s.stored, s.casValid, s.oldKey, s.refresh = "", false, false, "", false
+	s.isNew = true
+	s.rec = s.m.freshRecord(s.m.now())
+	s.ch = changes{}
+	s.cookie = cookieExpire
+	return nil
+}
+
+// storedKey returns the key of the stored record, or "".
+func (s *Session) storedKey() string {
+	if !s.stored {
+		return ""
+	}
+	return s.m.key(s.id)
+}
+
+// beforeHeader commits just before the response header is written. A store
+// failure replaces the response with the ErrorHandler's.
+func (s *Session) beforeHeader() {
+	s.mu.Lock()
+	err := s.commitLocked(true)
+	s.mu.Unlock()
+	if err != nil {
+		s.respondError(err)
+	}
+}
+
+// finish runs after the handler chain: it commits what is still pending.
+func (s *Session) finish() {
+	if s.w.mode != modeHook {
+		return
+	}
+	if !s.w.Written() {
+		s.beforeHeader()
+		return
+	}
+	s.mu.Lock()
+	err := s.commitLocked(false)
+	s.mu.Unlock()
+	if err != nil {
+		_ = s.c.Error(err)
+		s.m.opts.Logger.Error("ginsession: session not saved after the response was sent", "error", err)
+	}
+}

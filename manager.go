@@ -1,0 +1,173 @@
+package ginsession
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/gin-gonic/gin"
+)
+
+// Errors returned by Session methods. Store failures are wrapped with
+// context ("ginsession: load session: ...") and keep the underlying
+// gomemcache error available to errors.Is.
+var (
+	// ErrTooLarge is returned by Save when the encoded session exceeds
+	// Options.MaxSize. Nothing stored changed.
+	ErrTooLarge = errors.New("ginsession: session too large")
+
+	// ErrHeaderWritten is returned by Save when a new session changed after
+	// the response header was sent: its cookie can no longer be set, so it
+	// is not stored.
+	ErrHeaderWritten = errors.New("ginsession: response header already written; a new session cannot set its cookie")
+
+	// ErrKeyNotFound is returned by Scan for a key the session does not hold.
+	ErrKeyNotFound = errors.New("ginsession: key not found")
+)
+
+// maxMemcachedRelative is the largest expiration memcached reads as relative
+// seconds; larger values are absolute Unix times.
+const maxMemcachedRelative = 30 * 24 * 60 * 60
+
+// Manager holds the configuration and the memcached client shared by all
+// requests. Create one with NewManager and install its Handler; it is safe
+// for concurrent use.
+type Manager struct {
+	opts    Options
+	client  Client
+	cookies *cookieCodec
+	values  *valueCodec
+	now     func() time.Time
+}
+
+// NewManager validates opts, applies defaults and returns a Manager. The
+// error names the field to fix.
+func NewManager(opts Options) (*Manager, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	client := o.Client
+	if client == nil {
+		if client, err = newStoreClient(o); err != nil {
+			return nil, err
+		}
+	}
+	return &Manager{
+		opts:    o,
+		client:  client,
+		cookies: newCookieCodec(o.CookieName, o.Secret, o.OldSecrets),
+		values:  newValueCodec(),
+		now:     time.Now,
+	}, nil
+}
+
+// newStoreClient builds the memcached client for o.Memcached.
+func newStoreClient(o Options) (Client, error) {
+	if len(o.Memcached) > 1 {
+		c, err := newClusterClient(o.Memcached, o.Replicas, o.Timeout, o.MaxIdleConns, o.DownBackoff)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Memcached: %w", errOption, err)
+		}
+		return c, nil
+	}
+	c := memcache.New(o.Memcached...)
+	c.Timeout = o.Timeout
+	c.MaxIdleConns = o.MaxIdleConns
+	return c, nil
+}
+
+// New returns the session middleware for opts. It panics with a message
+// naming the field to fix when opts is invalid (a setup mistake); use
+// NewManager to get the error instead.
+func New(opts Options) gin.HandlerFunc {
+	m, err := NewManager(opts)
+	if err != nil {
+		panic(err.Error())
+	}
+	return m.Handler()
+}
+
+// Handler returns the middleware that attaches a lazily loaded Session to
+// each request and commits it just before the response header is written.
+// It does no I/O itself: a route that never touches the session costs no
+// memcached round trip.
+func (m *Manager) Handler() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		s := &Session{m: m, c: c}
+		s.w.ResponseWriter = c.Writer
+		s.w.s = s
+		c.Writer = &s.w
+		c.Set(m.opts.ContextKey, s)
+		c.Next()
+		s.finish()
+	}
+}
+
+// Session returns the request's session for this manager. Use it instead of
+// Default when the manager has its own Options.ContextKey. It panics, like
+// Default, when the manager's Handler is not installed on the route.
+func (m *Manager) Session(c *gin.Context) *Session {
+	return lookup(c, m.opts.ContextKey)
+}
+
+// key returns the memcached key of a session ID.
+func (m *Manager) key(id string) string {
+	return storageKey(m.opts.KeyPrefix, id)
+}
+
+// expiration returns the memcached expiration for a session created at
+// created, written now: the idle deadline capped by the absolute lifetime,
+// as relative seconds or, beyond 30 days, an absolute Unix time. ok is false
+// when the session's lifetime is over.
+func (m *Manager) expiration(created int64, now time.Time) (exp int32, ok bool) {
+	secs := int64(m.opts.IdleTimeout / time.Second)
+	if left := created + int64(m.opts.Lifetime/time.Second) - now.Unix(); left < secs {
+		secs = left
+	}
+	if secs <= 0 {
+		return 0, false
+	}
+	if secs > maxMemcachedRelative {
+		return int32(now.Unix() + secs), true
+	}
+	return int32(secs), true
+}
+
+// alive reports whether a stored record is still within its idle timeout
+// and lifetime (memcached expires it too; this guards clock skew, the
+// memory client and records written under other settings).
+func (m *Manager) alive(r *record, now time.Time) bool {
+	t := now.Unix()
+	return t < r.created+int64(m.opts.Lifetime/time.Second) &&
+		t < r.touched+int64(m.opts.IdleTimeout/time.Second)
+}
+
+// refreshDue reports whether the idle deadline should be pushed forward:
+// at most once per quarter of IdleTimeout.
+func (m *Manager) refreshDue(r *record, now time.Time) bool {
+	return now.Unix()-r.touched >= int64(m.opts.IdleTimeout/time.Second/4)
+}
+
+// load fetches and decodes a session. It returns (nil, 0, nil) when the
+// session does not exist, is expired, or holds bytes that are not a valid
+// record (logged); an error only for store failures.
+func (m *Manager) load(id string, now time.Time) (*record, uint64, error) {
+	item, err := m.client.Get(m.key(id))
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("ginsession: load session: %w", err)
+	}
+	rec, err := decodeRecord(item.Value)
+	if err != nil {
+		m.opts.Logger.Warn("ginsession: ignoring unreadable session record; starting a new session", "error", err, "bytes", len(item.Value))
+		return nil, 0, nil
+	}
+	if !m.alive(rec, now) {
+		return nil, 0, nil
+	}
+	return rec, item.CasID, nil
+}

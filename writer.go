@@ -1,0 +1,89 @@
+package ginsession
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// errAborted is returned by Hijack after the session store failed and the
+// error response replaced the handler's.
+var errAborted = errors.New("ginsession: response replaced by the session error handler")
+
+// Writer modes.
+const (
+	modeHook        = iota // commit the session before the header goes out
+	modePassthrough        // writing the error response: no hook
+	modeDiscard            // the error response was sent: drop the handler's output
+)
+
+// commitWriter wraps gin's ResponseWriter so the session is committed just
+// before the response header is written. It never buffers: every call is
+// passed straight through after the commit.
+type commitWriter struct {
+	gin.ResponseWriter
+	s    *Session
+	mode int
+}
+
+// before runs the pre-header commit while the header is still unwritten and
+// reports whether the caller should pass its call through.
+func (w *commitWriter) before() bool {
+	if w.mode == modeHook && !w.ResponseWriter.Written() {
+		w.s.beforeHeader()
+	}
+	return w.mode != modeDiscard
+}
+
+// WriteHeader commits the session, then records the status code.
+func (w *commitWriter) WriteHeader(code int) {
+	if w.before() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// WriteHeaderNow commits the session, then sends the header.
+func (w *commitWriter) WriteHeaderNow() {
+	if w.before() {
+		w.ResponseWriter.WriteHeaderNow()
+	}
+}
+
+// Write commits the session, then writes the body bytes.
+func (w *commitWriter) Write(b []byte) (int, error) {
+	if !w.before() {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// WriteString commits the session, then writes s.
+func (w *commitWriter) WriteString(s string) (int, error) {
+	if !w.before() {
+		return len(s), nil
+	}
+	return w.ResponseWriter.WriteString(s)
+}
+
+// Flush commits the session, then flushes (streaming and SSE keep working).
+func (w *commitWriter) Flush() {
+	if w.before() {
+		w.ResponseWriter.Flush()
+	}
+}
+
+// Hijack commits the session, then hands over the connection (websockets).
+func (w *commitWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.before() {
+		return nil, nil, errAborted
+	}
+	return w.ResponseWriter.Hijack()
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *commitWriter) Unwrap() http.ResponseWriter {
+	return w.ResponseWriter
+}
