@@ -1,0 +1,541 @@
+package ginsession
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"math"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+func TestUntouchedRouteCostsNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/plain", func(c *gin.Context) { c.String(http.StatusOK, "plain") })
+		a.engine.GET("/set", func(c *gin.Context) { Default(c).Set("k", "v") })
+		a.get("/set")
+		before := a.store.total()
+		rec := a.get("/plain")
+		if rec.Code != http.StatusOK || rec.Body.String() != "plain" {
+			t.Fatalf("got %d %q", rec.Code, rec.Body.String())
+		}
+		if n := a.store.total() - before; n != 0 {
+			t.Errorf("untouched route made %d memcached operations, want 0", n)
+		}
+		for _, h := range []string{"Set-Cookie", "Vary", "Cache-Control"} {
+			if v := rec.Header().Get(h); v != "" {
+				t.Errorf("untouched route sent %s: %q", h, v)
+			}
+		}
+	})
+}
+
+func TestNewSessionCookieAndStorage(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		var id string
+		a.engine.GET("/", func(c *gin.Context) {
+			s := Default(c)
+			if s.ID() != "" || !s.IsNew() {
+				t.Errorf("fresh session: ID %q IsNew %v", s.ID(), s.IsNew())
+			}
+			s.Set("user_name", "alice")
+			id = s.ID()
+			c.String(http.StatusOK, "ok")
+		})
+		rec := a.get("/")
+		ck := sessionCookie(rec, "session_id")
+		if ck == nil {
+			t.Fatalf("no session cookie; headers %v", rec.Header())
+		}
+		if !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.MaxAge != 0 || !ck.Expires.IsZero() {
+			t.Errorf("cookie attributes: %+v", ck)
+		}
+		if raw, _ := base64.RawURLEncoding.DecodeString(id); len(raw) != 32 {
+			t.Errorf("ID %q is not 32 base64url bytes", id)
+		}
+		if !strings.HasPrefix(ck.Value, id+".") || len(ck.Value) != cookieLen {
+			t.Errorf("cookie %q does not carry ID and tag", ck.Value)
+		}
+		if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+			t.Errorf("Cache-Control %q, want no-store", got)
+		}
+		if got := rec.Header().Get("Vary"); got != "Cookie" {
+			t.Errorf("Vary %q, want Cookie", got)
+		}
+		sum := sha256.Sum256([]byte(id))
+		key := a.m.opts.KeyPrefix + base64.RawURLEncoding.EncodeToString(sum[:])
+		item, err := client.Get(key)
+		if err != nil {
+			t.Fatalf("memcached has no %s: %v", key, err)
+		}
+		if strings.Contains(string(item.Value), id) || strings.Contains(key, id) {
+			t.Error("memcached key or value reveals the session ID")
+		}
+		if a.storedRecord().values["user_name"] == nil {
+			t.Error("stored record lacks user_name")
+		}
+		// The next request reads it back with one Get and writes nothing.
+		a.engine.GET("/read", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
+		gets, writes := a.store.gets.Load(), a.store.writes()
+		rec = a.get("/read")
+		if rec.Body.String() != "alice" {
+			t.Errorf("read %q", rec.Body.String())
+		}
+		if a.store.gets.Load()-gets != 1 || a.store.writes() != writes {
+			t.Errorf("read cost %d gets and %d writes, want 1 and 0", a.store.gets.Load()-gets, a.store.writes()-writes)
+		}
+		if rec.Header().Get("Set-Cookie") != "" {
+			t.Error("unchanged session re-sent its cookie")
+		}
+	})
+}
+
+func TestCookieAttributesFromOptions(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{CookieName: "sid", CookiePath: "/app", CookieDomain: "example.com",
+		InsecureCookie: true, SameSite: http.SameSiteStrictMode, Persistent: true, Lifetime: 2 * time.Hour})
+	a.engine.GET("/app", func(c *gin.Context) { Default(c).Set("a", 1) })
+	ck := sessionCookie(a.get("/app"), "sid")
+	if ck == nil || ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/app" ||
+		ck.Domain != "example.com" || ck.MaxAge != 7200 {
+		t.Fatalf("cookie %+v", ck)
+	}
+}
+
+func TestSetPersistentSendsMaxAge(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{Lifetime: time.Hour})
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("u", "x") })
+	a.engine.GET("/remember", func(c *gin.Context) { Default(c).SetPersistent(true) })
+	a.engine.GET("/forget", func(c *gin.Context) { Default(c).SetPersistent(false) })
+	if ck := sessionCookie(a.get("/login"), "session_id"); ck == nil || ck.MaxAge != 0 {
+		t.Fatalf("browser-session cookie expected, got %+v", ck)
+	}
+	ck := sessionCookie(a.get("/remember"), "session_id")
+	if ck == nil || ck.MaxAge <= 3500 || ck.MaxAge > 3600 {
+		t.Fatalf("persistent cookie expected with Max-Age ≈ Lifetime, got %+v", ck)
+	}
+	if !a.storedRecord().persistent {
+		t.Error("persistence not stored")
+	}
+	if ck := sessionCookie(a.get("/forget"), "session_id"); ck == nil || ck.MaxAge != 0 {
+		t.Fatalf("browser-session cookie expected after SetPersistent(false), got %+v", ck)
+	}
+}
+
+func TestBadCookiesAreIgnoredWithoutStoreAccess(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/", func(c *gin.Context) {
+		s := Default(c)
+		c.String(http.StatusOK, "%v %q", s.IsNew(), s.GetString("user_name"))
+	})
+	good := newCookieCodec("session_id", testSecret, nil).encode(newID())
+	other := newCookieCodec("session_id", strings.Repeat("x", 32), nil).encode(newID())
+	renamed := newCookieCodec("other", testSecret, nil).encode(newID())
+	flip := []byte(good)
+	flip[len(flip)-3] ^= 1
+	cases := map[string]string{
+		"garbage":      "garbage",
+		"empty":        "",
+		"oversized":    strings.Repeat("A", 8000),
+		"wrong secret": other,
+		"other name":   renamed,
+		"flipped tag":  string(flip),
+		"bad base64":   strings.Repeat("*", idLen) + "." + strings.Repeat("*", tagLen),
+		"no dot":       strings.Repeat("A", cookieLen),
+	}
+	for name, value := range cases {
+		t.Run(name, func(t *testing.T) {
+			a.cookie = value
+			before := a.store.total()
+			rec := a.get("/")
+			if rec.Code != http.StatusOK || rec.Body.String() != `true ""` {
+				t.Errorf("got %d %q", rec.Code, rec.Body.String())
+			}
+			if n := a.store.total() - before; n != 0 {
+				t.Errorf("%d memcached operations for a bad cookie", n)
+			}
+		})
+	}
+	// A valid cookie for an unknown ID costs exactly one Get and yields a
+	// fresh session with a new ID (no client-chosen IDs).
+	a.cookie = good
+	a.engine.GET("/set", func(c *gin.Context) { Default(c).Set("k", 1) })
+	before := a.store.gets.Load()
+	a.get("/set")
+	if a.store.gets.Load()-before != 1 {
+		t.Error("unknown ID should cost one Get")
+	}
+	if a.cookie == good || a.cookie == "" {
+		t.Error("unknown ID was adopted instead of replaced")
+	}
+}
+
+func TestOldSecretAcceptedAndResigned(t *testing.T) {
+	client := NewMemoryClient()
+	prefix := uniquePrefix()
+	oldSecret := strings.Repeat("o", 40)
+	before := newApp(t, client, Options{Secret: oldSecret, KeyPrefix: prefix})
+	before.engine.GET("/set", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	before.get("/set")
+
+	after := newApp(t, client, Options{OldSecrets: []string{oldSecret}, KeyPrefix: prefix})
+	after.cookie = before.cookie
+	after.engine.GET("/", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
+	rec := after.get("/")
+	if rec.Body.String() != "alice" {
+		t.Fatalf("old-secret cookie not accepted: %q", rec.Body.String())
+	}
+	ck := sessionCookie(rec, "session_id")
+	if ck == nil || ck.Value == before.cookie {
+		t.Fatal("cookie not re-signed with the current secret")
+	}
+	if _, current, ok := after.m.cookies.decode(ck.Value); !ok || !current {
+		t.Error("re-signed cookie does not verify with the current secret")
+	}
+}
+
+type profile struct {
+	Name  string   `json:"name"`
+	Age   int      `json:"age"`
+	Roles []string `json:"roles"`
+}
+
+func TestValuesKeepTheirTypesAcrossRoundTrip(t *testing.T) {
+	when := time.Date(2026, 11, 25, 10, 30, 0, 123456789, time.UTC)
+	want := map[string]any{
+		"int":     int64(42),
+		"neg":     int64(-7),
+		"int8":    int64(3),
+		"uint64":  uint64(math.MaxUint64),
+		"float32": float64(float32(1.5)),
+		"float":   2.25,
+		"string":  "héllo",
+		"bytes":   []byte{0, 1, 2},
+		"bool":    true,
+		"nil":     nil,
+		"slice":   []any{int64(1), "two"},
+		"map":     map[string]any{"a": int64(1), "b": []any{true}},
+		"struct":  map[string]any{"name": "bob", "age": int64(30), "roles": []any{"admin"}},
+	}
+	inputs := map[string]any{
+		"int": 42, "neg": int16(-7), "int8": int8(3), "uint64": uint64(math.MaxUint64), "float32": float32(1.5),
+		"float": 2.25, "string": "héllo", "bytes": []byte{0, 1, 2}, "bool": true, "nil": nil,
+		"slice": []any{1, "two"}, "map": map[string]any{"a": 1, "b": []bool{true}},
+		"struct": profile{Name: "bob", Age: 30, Roles: []string{"admin"}},
+	}
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		check := func(t *testing.T, s *Session, when string) {
+			for k, w := range want {
+				if got := s.Get(k); !reflect.DeepEqual(got, w) {
+					t.Errorf("%s: Get(%q) = %#v (%T), want %#v (%T)", when, k, got, got, w, w)
+				}
+			}
+			if got := s.GetTime("time"); !got.Equal(time.Date(2026, 11, 25, 10, 30, 0, 123456789, time.UTC)) {
+				t.Errorf("%s: GetTime = %v", when, got)
+			}
+		}
+		a.engine.GET("/set", func(c *gin.Context) {
+			s := Default(c)
+			for k, v := range inputs {
+				s.Set(k, v)
+			}
+			s.Set("time", when)
+			check(t, s, "same request")
+		})
+		a.engine.GET("/get", func(c *gin.Context) {
+			s := Default(c)
+			check(t, s, "next request")
+			var p profile
+			if err := s.Scan("struct", &p); err != nil || !reflect.DeepEqual(p, profile{"bob", 30, []string{"admin"}}) {
+				t.Errorf("Scan struct = %+v, %v", p, err)
+			}
+			var n int
+			if err := s.Scan("int", &n); err != nil || n != 42 {
+				t.Errorf("Scan int = %d, %v", n, err)
+			}
+			if err := s.Scan("missing", &n); !errors.Is(err, ErrKeyNotFound) {
+				t.Errorf("Scan missing: %v", err)
+			}
+			if s.GetInt("int") != 42 || s.GetInt64("neg") != -7 || s.GetFloat64("float") != 2.25 || s.GetFloat64("int") != 42 ||
+				!s.GetBool("bool") || s.GetString("string") != "héllo" || string(s.GetBytes("bytes")) != "\x00\x01\x02" {
+				t.Error("typed getters returned wrong values")
+			}
+			if s.GetInt("string") != 0 || s.GetString("int") != "" || s.GetBool("missing") || !s.GetTime("int").IsZero() ||
+				s.GetInt("uint64") != 0 || s.GetBytes("int") != nil {
+				t.Error("typed getters on a mismatched type must return the zero value")
+			}
+		})
+		a.get("/set")
+		a.get("/get")
+	})
+}
+
+func TestSetUnencodableValue(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	var saveErr error
+	a.engine.GET("/", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("good", 1)
+		s.Set("bad", make(chan int))
+		if s.Has("bad") {
+			t.Error("unencodable value was kept")
+		}
+		saveErr = s.Save()
+	})
+	a.get("/")
+	if saveErr == nil || !strings.Contains(saveErr.Error(), `"bad"`) {
+		t.Fatalf("Save error %v does not name the key", saveErr)
+	}
+	if r := a.storedRecord(); r == nil || r.values["good"] == nil {
+		t.Error("the valid change was not stored")
+	}
+	if !strings.Contains(a.logs.String(), "bad") {
+		t.Error("the failure was not logged")
+	}
+}
+
+func TestMapOperationsAndFlashes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/fill", func(c *gin.Context) {
+			s := Default(c)
+			s.Set("b", 2)
+			s.Set("a", 1)
+			s.Set("c", 3)
+			s.AddFlash("saved")
+			s.AddFlash(map[string]any{"level": "info"})
+		})
+		a.engine.GET("/edit", func(c *gin.Context) {
+			s := Default(c)
+			if got := s.Keys(); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
+				t.Errorf("Keys %v", got)
+			}
+			if got := s.Pop("b"); got != int64(2) {
+				t.Errorf("Pop %v", got)
+			}
+			s.Delete("c")
+			s.Delete("absent")
+			if s.Has("b") || s.Has("c") || !s.Has("a") {
+				t.Error("Pop/Delete/Has disagree")
+			}
+		})
+		a.engine.GET("/flashes", func(c *gin.Context) {
+			s := Default(c)
+			got := s.Flashes()
+			if !reflect.DeepEqual(got, []any{"saved", map[string]any{"level": "info"}}) {
+				t.Errorf("Flashes %#v", got)
+			}
+			if s.Flashes() != nil {
+				t.Error("Flashes did not clear")
+			}
+		})
+		a.engine.GET("/clear", func(c *gin.Context) { Default(c).Clear() })
+		a.engine.GET("/keys", func(c *gin.Context) {
+			s := Default(c)
+			c.String(http.StatusOK, "%v %d", s.Keys(), len(s.Flashes()))
+		})
+		a.get("/fill")
+		a.get("/edit")
+		a.get("/flashes")
+		if got := a.get("/keys").Body.String(); got != "[a] 0" {
+			t.Errorf("after edit and reading flashes: %q", got)
+		}
+		a.get("/fill")
+		a.get("/clear")
+		if got := a.get("/keys").Body.String(); got != "[] 0" {
+			t.Errorf("after Clear: %q", got)
+		}
+	})
+}
+
+func TestRegenerate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/set", func(c *gin.Context) { Default(c).Set("cart", "3 items") })
+		a.engine.GET("/regen", func(c *gin.Context) {
+			s := Default(c)
+			old := s.ID()
+			if err := s.Regenerate(); err != nil {
+				t.Error(err)
+			}
+			if s.ID() == old || s.ID() == "" {
+				t.Error("Regenerate kept the ID")
+			}
+		})
+		a.engine.GET("/", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("cart")) })
+		a.get("/set")
+		oldCookie := a.cookie
+		oldKey := a.m.key(oldCookie[:idLen])
+		rec := a.get("/regen")
+		if sessionCookie(rec, "session_id") == nil || a.cookie == oldCookie {
+			t.Fatal("no new cookie after Regenerate")
+		}
+		if got := a.get("/").Body.String(); got != "3 items" {
+			t.Errorf("data lost on Regenerate: %q", got)
+		}
+		if _, err := client.Get(oldKey); !isMiss(err) {
+			t.Errorf("old key still stored (err %v)", err)
+		}
+		a.cookie = oldCookie
+		if got := a.get("/").Body.String(); got != "" {
+			t.Error("old cookie still works")
+		}
+	})
+}
+
+func TestDestroy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/set", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+		a.engine.GET("/logout", func(c *gin.Context) {
+			if err := Default(c).Destroy(); err != nil {
+				t.Error(err)
+			}
+		})
+		a.engine.GET("/logout-and-flash", func(c *gin.Context) {
+			s := Default(c)
+			old := s.ID()
+			if err := s.Destroy(); err != nil {
+				t.Error(err)
+			}
+			if s.Has("user_name") || s.ID() != "" || !s.IsNew() {
+				t.Error("Destroy left data behind")
+			}
+			s.AddFlash("bye")
+			if s.ID() == "" || s.ID() == old {
+				t.Error("Set after Destroy must start a new session with a new ID")
+			}
+		})
+		a.get("/set")
+		oldKey := a.m.key(a.cookie[:idLen])
+		rec := a.get("/logout")
+		ck := sessionCookie(rec, "session_id")
+		if ck == nil || ck.MaxAge >= 0 || !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
+			t.Fatalf("cookie not expired: %v", rec.Header().Values("Set-Cookie"))
+		}
+		if _, err := client.Get(oldKey); !isMiss(err) {
+			t.Error("session still in memcached after Destroy")
+		}
+		a.get("/set")
+		oldCookie := a.cookie
+		rec = a.get("/logout-and-flash")
+		if cks := rec.Header().Values("Set-Cookie"); len(cks) != 1 {
+			t.Errorf("want exactly one Set-Cookie, got %v", cks)
+		}
+		if a.cookie == "" || a.cookie == oldCookie {
+			t.Fatal("no fresh session cookie after Destroy+AddFlash")
+		}
+		if r := a.storedRecord(); r == nil || len(r.flashes) != 1 || len(r.values) != 0 {
+			t.Errorf("fresh session stored wrongly: %+v", r)
+		}
+	})
+}
+
+func TestTooLarge(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{MaxSize: 1000})
+		var saveErr error
+		a.engine.GET("/small", func(c *gin.Context) { Default(c).Set("k", "small") })
+		a.engine.GET("/big", func(c *gin.Context) {
+			s := Default(c)
+			s.Set("k", strings.Repeat("x", 2000))
+			saveErr = s.Save()
+		})
+		a.engine.GET("/big-auto", func(c *gin.Context) { Default(c).Set("k", strings.Repeat("x", 2000)) })
+		a.get("/small")
+		rec := a.get("/big")
+		if !errors.Is(saveErr, ErrTooLarge) {
+			t.Fatalf("Save = %v, want ErrTooLarge", saveErr)
+		}
+		if rec.Code != http.StatusOK {
+			t.Errorf("a Save error handled by the handler must not replace its response: %d", rec.Code)
+		}
+		if got := a.storedRecord().values["k"]; string(got) != "\xa5small" {
+			t.Errorf("stored session changed: %q", got)
+		}
+		rec = a.get("/big-auto")
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("automatic commit of an oversized session: status %d, want the ErrorHandler's 503", rec.Code)
+		}
+		if got := a.storedRecord().values["k"]; string(got) != "\xa5small" {
+			t.Errorf("stored session changed: %q", got)
+		}
+	})
+}
+
+func TestDefaultMaxSizeFitsMemcached(t *testing.T) {
+	a := newApp(t, backends()[0].client(t), Options{})
+	var saveErr error
+	a.engine.GET("/", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("blob", make([]byte, DefaultMaxSize-200))
+		saveErr = s.Save()
+	})
+	a.get("/")
+	if saveErr != nil {
+		t.Fatalf("a session just under DefaultMaxSize was refused: %v", saveErr)
+	}
+	if r := a.storedRecord(); r == nil || len(r.values["blob"]) < DefaultMaxSize-200 {
+		t.Fatal("memcached did not keep a session just under DefaultMaxSize")
+	}
+}
+
+func TestDefaultPanicsWithoutMiddleware(t *testing.T) {
+	r := gin.New()
+	var msg any
+	r.GET("/", func(c *gin.Context) {
+		defer func() { msg = recover() }()
+		Default(c)
+	})
+	r.ServeHTTP(httptestRecorder(), httptestRequest("/"))
+	if s, _ := msg.(string); !strings.Contains(s, "r.Use(ginsession.New(opts))") {
+		t.Fatalf("panic %v does not name the fix", msg)
+	}
+}
+
+func TestTwoManagersCoexist(t *testing.T) {
+	client := NewMemoryClient()
+	admin, err := NewManager(Options{Secret: testSecret, Client: client, CookieName: "admin_sid", ContextKey: "admin",
+		KeyPrefix: "admin:", UserKey: "admin_user", LoginURL: "/admin/login"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newApp(t, client, Options{})
+	a.engine.Use(admin.Handler())
+	a.engine.GET("/both", func(c *gin.Context) {
+		Default(c).Set("who", "user")
+		admin.Session(c).Set("who", "admin")
+	})
+	rec := a.get("/both")
+	if sessionCookie(rec, "session_id") == nil || sessionCookie(rec, "admin_sid") == nil {
+		t.Fatalf("want both cookies, got %v", rec.Header().Values("Set-Cookie"))
+	}
+	a.engine.GET("/admin", admin.Authenticated(), func(c *gin.Context) {})
+	if rec := a.get("/admin"); rec.Code != http.StatusFound || !strings.HasPrefix(rec.Header().Get("Location"), "/admin/login?next=") {
+		t.Errorf("admin guard: %d %q", rec.Code, rec.Header().Get("Location"))
+	}
+}
+
+func TestCacheControlKeptWhenHandlerSetsIt(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/", func(c *gin.Context) {
+		c.Header("Cache-Control", "private, max-age=0")
+		c.Header("Vary", "Accept-Encoding")
+		Default(c).Set("k", 1)
+		c.String(http.StatusOK, "x")
+	})
+	rec := a.get("/")
+	if got := rec.Header().Get("Cache-Control"); got != "private, max-age=0" {
+		t.Errorf("Cache-Control %q", got)
+	}
+	if got := rec.Header().Values("Vary"); !reflect.DeepEqual(got, []string{"Accept-Encoding", "Cookie"}) {
+		t.Errorf("Vary %v", got)
+	}
+}
