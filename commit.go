@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"errors"
+	"math/rand/v2"
 	"fmt"
 	"net/http"
 	"time"
@@ -107,7 +108,10 @@ func (s *Session) swap(now time.Time, exp int32) error {
 			return fmt.Errorf("ginsession: save session: %w", err)
 		}
 	}
-	for range s.m.opts.MaxRetries {
+	for attempt := range s.m.opts.MaxRetries {
+		if attempt > 0 {
+			backoff(attempt)
+		}
 		fresh, cas, err := s.m.load(s.id, now)
 		if err != nil {
 			return fmt.Errorf("ginsession: save session: %w", errors.Unwrap(err))
@@ -142,6 +146,13 @@ func (s *Session) swap(now time.Time, exp int32) error {
 		}
 	}
 	return fmt.Errorf("ginsession: save session: %w (gave up after %d merges)", memcache.ErrCASConflict, s.m.opts.MaxRetries)
+}
+
+// backoff sleeps a short random time before the attempt-th retry, so
+// requests racing on one session spread out instead of colliding again.
+func backoff(attempt int) {
+	limit := time.Duration(min(attempt, 10)) * 200 * time.Microsecond
+	time.Sleep(rand.N(limit))
 }
 
 // replay applies this request's changes to a freshly read record: a clear,

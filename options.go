@@ -41,7 +41,7 @@ const (
 	DefaultMemcached    = "127.0.0.1:11211"
 	DefaultTimeout      = 500 * time.Millisecond
 	DefaultMaxIdleConns = 128
-	DefaultMaxRetries   = 8
+	DefaultMaxRetries   = 24
 	DefaultDownBackoff  = 5 * time.Second
 
 	// DefaultMaxSize keeps an encoded session, its key and memcached's item
@@ -149,7 +149,8 @@ type Options struct {
 	MaxIdleConns int
 
 	// MaxRetries bounds the re-read-and-merge attempts after a CAS conflict.
-	// Default 8.
+	// Each round lets at least one of the racing requests through, so N
+	// requests racing on one session need at most N attempts. Default 24.
 	MaxRetries int
 
 	// DownBackoff is how long a server that failed is skipped when Memcached

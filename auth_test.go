@@ -1,0 +1,146 @@
+package ginsession
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+// authApp has /login (POST name=...), /logout and a protected group.
+func authApp(t *testing.T, client Client, opts Options) *app {
+	a := newApp(t, client, opts)
+	a.engine.POST("/login", func(c *gin.Context) {
+		if err := Login(c, c.PostForm("name")); err != nil {
+			c.String(http.StatusBadRequest, err.Error())
+			return
+		}
+		c.Redirect(http.StatusSeeOther, NextURL(c, "/"))
+	})
+	a.engine.POST("/logout", func(c *gin.Context) { _ = Logout(c) })
+	private := a.engine.Group("/", Authenticated())
+	private.GET("/private", func(c *gin.Context) {
+		c.String(http.StatusOK, "hello %s %s", User(c), c.GetString(gin.AuthUserKey))
+	})
+	private.HEAD("/private", func(c *gin.Context) {})
+	private.POST("/private", func(c *gin.Context) { c.String(http.StatusOK, "posted") })
+	return a
+}
+
+func TestAuthenticatedFlow(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := authApp(t, client, Options{})
+		rec := a.get("/private?tab=2&x=%2F")
+		if rec.Code != http.StatusFound {
+			t.Fatalf("anonymous GET: %d", rec.Code)
+		}
+		if got, want := rec.Header().Get("Location"), "/login?next="+url.QueryEscape("/private?tab=2&x=%2F"); got != want {
+			t.Errorf("Location %q, want %q", got, want)
+		}
+		if rec := a.do(http.MethodHead, "/private", nil); rec.Code != http.StatusFound {
+			t.Errorf("anonymous HEAD: %d", rec.Code)
+		}
+		if rec := a.do(http.MethodPost, "/private", url.Values{}); rec.Code != http.StatusForbidden || rec.Body.String() == "posted" {
+			t.Errorf("anonymous POST: %d %q", rec.Code, rec.Body.String())
+		}
+		if a.cookie != "" {
+			t.Error("an anonymous visit to a guarded page created a session")
+		}
+
+		// Log in with a pre-existing (possibly attacker-planted) session: the ID rotates.
+		a.engine.GET("/visit", func(c *gin.Context) { Default(c).Set("visits", 1) })
+		a.get("/visit")
+		planted := a.cookie
+		rec = a.do(http.MethodPost, "/login?next=%2Fprivate%3Ftab%3D2", url.Values{"name": {"alice"}})
+		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/private?tab=2" {
+			t.Fatalf("login: %d %q", rec.Code, rec.Header().Get("Location"))
+		}
+		if a.cookie == planted || a.cookie == "" {
+			t.Fatal("login did not rotate the session ID")
+		}
+		if got := a.get("/private").Body.String(); got != "hello alice alice" {
+			t.Errorf("logged-in page: %q", got)
+		}
+		a.engine.GET("/visits", func(c *gin.Context) { c.String(http.StatusOK, "%d", Default(c).GetInt("visits")) })
+		if got := a.get("/visits").Body.String(); got != "1" {
+			t.Errorf("data lost at login: %q", got)
+		}
+		loggedIn := a.cookie
+		a.cookie = planted
+		if got := a.get("/private"); got.Code != http.StatusFound {
+			t.Error("the pre-login session ID still logs in")
+		}
+
+		a.cookie = loggedIn
+		rec = a.do(http.MethodPost, "/logout", url.Values{})
+		if ck := sessionCookie(rec, "session_id"); ck == nil || ck.MaxAge >= 0 {
+			t.Error("logout did not expire the cookie")
+		}
+		a.cookie = loggedIn // a copied cookie is dead too
+		if rec := a.get("/private"); rec.Code != http.StatusFound {
+			t.Errorf("after logout: %d", rec.Code)
+		}
+		if rec := a.do(http.MethodPost, "/login", url.Values{"name": {""}}); rec.Code != http.StatusBadRequest {
+			t.Errorf("empty user name: %d", rec.Code)
+		}
+	})
+}
+
+func TestLoginURLVariants(t *testing.T) {
+	cases := []struct{ loginURL, target, want string }{
+		{"/login", "/a/b?c=d", "/login?next=%2Fa%2Fb%3Fc%3Dd"},
+		{"/auth?lang=en", "/a", "/auth?lang=en&next=%2Fa"},
+		{"https://sso.example.com/login", "/a?b=1", "https://sso.example.com/login?next=" + url.QueryEscape("http://app.example.com/a?b=1")},
+	}
+	for _, tc := range cases {
+		a := newApp(t, NewMemoryClient(), Options{LoginURL: tc.loginURL})
+		a.engine.GET("/*any", Authenticated(), func(c *gin.Context) {})
+		req := httptest.NewRequest(http.MethodGet, "http://app.example.com"+tc.target, nil)
+		rec := httptest.NewRecorder()
+		a.engine.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Location"); got != tc.want {
+			t.Errorf("LoginURL %q: Location %q, want %q", tc.loginURL, got, tc.want)
+		}
+	}
+}
+
+func TestNextURL(t *testing.T) {
+	cases := map[string]string{
+		"/":                                   "/",
+		"/account?tab=1#x":                    "/account?tab=1#x",
+		"/a/b/../c":                           "/a/b/../c",
+		"":                                    "/fallback",
+		"//evil.com":                          "/fallback",
+		"/\\evil.com":                         "/fallback",
+		"/a\\b":                               "/fallback",
+		"https://evil.com/":                   "/fallback",
+		"javascript:alert(1)":                 "/fallback",
+		"evil.com":                            "/fallback",
+		"/\t/evil.com":                        "/fallback",
+		"/\n/evil.com":                        "/fallback",
+		"/ok\x7f":                             "/fallback",
+		"/" + strings.Repeat("a", maxNextURL): "/fallback",
+	}
+	for next, want := range cases {
+		r := gin.New()
+		var got string
+		r.Any("/", func(c *gin.Context) { got = NextURL(c, "/fallback") })
+		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/?next="+url.QueryEscape(next), nil))
+		if got != want {
+			t.Errorf("NextURL(%q) = %q, want %q", next, got, want)
+		}
+	}
+	// From a POST form too.
+	r := gin.New()
+	var got string
+	r.POST("/", func(c *gin.Context) { got = NextURL(c, "/fallback") })
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("next=%2Finbox"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.ServeHTTP(httptest.NewRecorder(), req)
+	if got != "/inbox" {
+		t.Errorf("form next: %q", got)
+	}
+}

@@ -1,0 +1,158 @@
+package ginsession
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+// serve runs one request carrying cookie on a's engine (safe concurrently).
+func (a *app) serve(target, cookie string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	req.AddCookie(&http.Cookie{Name: a.m.opts.CookieName, Value: cookie})
+	rec := httptest.NewRecorder()
+	a.engine.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestConcurrentWritesToDifferentKeysAllSurvive(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+		// Every request loads first, then waits for all the others to have
+		// loaded, so their CompareAndSwaps genuinely race.
+		const n = 16
+		var loaded sync.WaitGroup
+		loaded.Add(n)
+		a.engine.GET("/set/:k", func(c *gin.Context) {
+			s := Default(c)
+			s.Has("user_name")
+			loaded.Done()
+			loaded.Wait()
+			s.Set("k"+c.Param("k"), c.Param("k"))
+			s.AddFlash("f" + c.Param("k"))
+			if err := s.Save(); err != nil {
+				t.Errorf("Save: %v", err)
+			}
+		})
+		a.get("/login")
+		cookie := a.cookie
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				if rec := a.serve("/set/"+strconv.Itoa(i), cookie); rec.Code != http.StatusOK {
+					t.Errorf("request %d: %d", i, rec.Code)
+				}
+			})
+		}
+		wg.Wait()
+		r := a.storedRecord()
+		if r.values["user_name"] == nil {
+			t.Error("user_name lost")
+		}
+		for i := range n {
+			if r.values[fmt.Sprintf("k%d", i)] == nil {
+				t.Errorf("key k%d lost", i)
+			}
+		}
+		if len(r.flashes) != n {
+			t.Errorf("%d flashes stored, want %d", len(r.flashes), n)
+		}
+		// All loaded the same version before any wrote, so all but one
+		// conflicted at least once: the merge path ran.
+		if a.store.cas.Load() <= n {
+			t.Errorf("only %d CAS calls: the requests did not conflict", a.store.cas.Load())
+		}
+	})
+}
+
+func TestConcurrentFlashConsumption(t *testing.T) {
+	a := newApp(t, backends()[0].client(t), Options{})
+	a.engine.GET("/add", func(c *gin.Context) { Default(c).AddFlash("one"); Default(c).AddFlash("two") })
+	a.get("/add")
+	cookie := a.cookie
+	var loaded sync.WaitGroup
+	loaded.Add(2)
+	a.engine.GET("/race/:what", func(c *gin.Context) {
+		s := Default(c)
+		s.Has("x")
+		loaded.Done()
+		loaded.Wait()
+		if c.Param("what") == "read" {
+			s.Flashes()
+		} else {
+			s.AddFlash("three")
+		}
+	})
+	var wg sync.WaitGroup
+	for _, what := range []string{"read", "add"} {
+		wg.Go(func() { a.serve("/race/"+what, cookie) })
+	}
+	wg.Wait()
+	r := a.storedRecord()
+	if len(r.flashes) != 1 || string(r.flashes[0]) != "\xa5three" {
+		t.Fatalf("want only the concurrently added flash left, got %q", r.flashes)
+	}
+}
+
+func TestDeletedSessionIsNotResurrected(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+		a.engine.GET("/logout", func(c *gin.Context) { _ = Logout(c) })
+		loaded, resume := make(chan struct{}), make(chan struct{})
+		a.engine.GET("/slow", func(c *gin.Context) {
+			s := Default(c)
+			s.Has("user_name")
+			close(loaded)
+			<-resume
+			s.Set("cart", "full")
+		})
+		a.get("/login")
+		cookie := a.cookie
+		done := make(chan *httptest.ResponseRecorder)
+		go func() { done <- a.serve("/slow", cookie) }()
+		<-loaded
+		a.get("/logout")
+		close(resume)
+		rec := <-done
+		key := a.m.key(cookie[:idLen])
+		if _, err := client.Get(key); !isMiss(err) {
+			t.Fatalf("logged-out session was written back (err %v)", err)
+		}
+		if ck := sessionCookie(rec, "session_id"); ck == nil || ck.MaxAge >= 0 {
+			t.Errorf("the racing request should expire the dead cookie, got %v", rec.Header().Values("Set-Cookie"))
+		}
+	})
+}
+
+func TestSameKeyLastWriterWins(t *testing.T) {
+	a := newApp(t, backends()[0].client(t), Options{})
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("color", "none") })
+	a.get("/login")
+	cookie := a.cookie
+	first, second := make(chan struct{}), make(chan struct{})
+	a.engine.GET("/color/:c", func(c *gin.Context) {
+		s := Default(c)
+		s.Has("color")
+		if c.Param("c") == "red" {
+			close(first)
+			<-second // blue loads and commits between our load and commit
+		}
+		s.Set("color", c.Param("c"))
+	})
+	done := make(chan struct{})
+	go func() { a.serve("/color/red", cookie); close(done) }()
+	<-first
+	a.serve("/color/blue", cookie)
+	close(second)
+	<-done
+	if got := string(a.storedRecord().values["color"]); got != "\xa3red" {
+		t.Fatalf("color = %q, want the last writer's red", got)
+	}
+}

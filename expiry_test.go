@@ -1,0 +1,122 @@
+package ginsession
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// clockApp is an app whose manager and memory store share a fake clock.
+func clockApp(t *testing.T, opts Options) (*app, *fakeClock) {
+	clock := newFakeClock()
+	a := newApp(t, newMemoryClient(clock.Now), opts)
+	a.m.now = clock.Now
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	a.engine.GET("/", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
+	return a, clock
+}
+
+func TestIdleTimeoutEndsSession(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: 10 * time.Minute})
+	a.get("/login")
+	clock.Advance(9 * time.Minute)
+	if a.get("/").Body.String() != "alice" {
+		t.Fatal("session ended before the idle timeout")
+	}
+	// The read above refreshed the idle deadline (9 min ≥ a quarter of 10).
+	clock.Advance(9 * time.Minute)
+	if a.get("/").Body.String() != "alice" {
+		t.Fatal("activity did not extend the idle deadline")
+	}
+	clock.Advance(11 * time.Minute)
+	if got := a.get("/").Body.String(); got != "" {
+		t.Fatalf("session survived the idle timeout: %q", got)
+	}
+}
+
+func TestIdleRefreshIsThrottled(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: 20 * time.Minute})
+	a.get("/login")
+	writes := a.store.writes()
+	for range 4 { // 4 requests within the first quarter (5 min)
+		clock.Advance(time.Minute)
+		a.get("/")
+	}
+	if n := a.store.writes() - writes; n != 0 {
+		t.Fatalf("%d writes for reads within a quarter of IdleTimeout, want 0", n)
+	}
+	clock.Advance(time.Minute) // 5 minutes since the last write
+	a.get("/")
+	if n := a.store.writes() - writes; n != 1 {
+		t.Fatalf("%d writes once a quarter of IdleTimeout passed, want 1", n)
+	}
+	if got := a.storedRecord().touched; got != clock.Now().Unix() {
+		t.Errorf("refresh did not move the idle deadline: touched %d, now %d", got, clock.Now().Unix())
+	}
+	a.get("/")
+	if n := a.store.writes() - writes; n != 1 {
+		t.Fatalf("a second read right after the refresh wrote again")
+	}
+}
+
+func TestLifetimeEndsActiveSession(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: 30 * time.Minute, Lifetime: 2 * time.Hour})
+	a.get("/login")
+	for range 7 { // stay active: 7 × 15 min = 1h45
+		clock.Advance(15 * time.Minute)
+		if a.get("/").Body.String() != "alice" {
+			t.Fatal("active session ended before its Lifetime")
+		}
+	}
+	clock.Advance(16 * time.Minute)
+	if got := a.get("/").Body.String(); got != "" {
+		t.Fatalf("session outlived its Lifetime: %q", got)
+	}
+}
+
+func TestExpirationCappedByLifetime(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: time.Hour, Lifetime: 90 * time.Minute})
+	a.get("/login")
+	clock.Advance(80 * time.Minute)
+	a.get("/") // refresh: the memcached TTL must not run past the Lifetime
+	clock.Advance(11 * time.Minute)
+	key := a.m.key(a.cookie[:idLen])
+	if _, err := a.store.Client.Get(key); !isMiss(err) {
+		t.Fatalf("memcached kept the session past its Lifetime (err %v)", err)
+	}
+}
+
+func TestExpirationsBeyond30DaysAreAbsolute(t *testing.T) {
+	// memcached reads an expiration above 30 days as a Unix time: sent as
+	// relative seconds, 40 days would mean 1970 and expire at once.
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{IdleTimeout: 40 * 24 * time.Hour, Lifetime: 90 * 24 * time.Hour})
+		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+		a.engine.GET("/", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
+		a.get("/login")
+		if got := a.get("/").Body.String(); got != "alice" {
+			t.Fatalf("a 40-day session was gone at once: %q", got)
+		}
+	})
+}
+
+func TestExpiredStoredRecordIsNotReused(t *testing.T) {
+	// A record whose timestamps are past the limits (for example written
+	// under longer settings) yields a fresh session even if memcached
+	// still returns it.
+	client := NewMemoryClient()
+	prefix := uniquePrefix()
+	long := newApp(t, client, Options{KeyPrefix: prefix, IdleTimeout: 5 * time.Hour})
+	long.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	long.get("/login")
+	short, _ := clockApp(t, Options{KeyPrefix: prefix, IdleTimeout: time.Hour})
+	short.store.Client = client
+	short.m.client = short.store
+	short.m.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	short.cookie = long.cookie
+	if got := short.get("/").Body.String(); got != "" {
+		t.Fatalf("idle-expired record reused: %q", got)
+	}
+}

@@ -1,0 +1,222 @@
+package ginsession
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/gin-gonic/gin"
+)
+
+// faultRoutes adds /login, a session-reading page and a plain page.
+func faultRoutes(a *app) {
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	a.engine.GET("/me", func(c *gin.Context) { c.String(http.StatusOK, "me=%s", Default(c).GetString("user_name")) })
+	a.engine.GET("/plain", func(c *gin.Context) { c.String(http.StatusOK, "plain") })
+}
+
+func TestMemcachedStoppedAndRestarted(t *testing.T) {
+	proc := startMemcached(t)
+	client := memcache.New(proc.addr)
+	client.Timeout = 200 * time.Millisecond
+	a := newApp(t, client, Options{})
+	faultRoutes(a)
+	a.get("/login")
+	cookie := a.cookie
+
+	proc.stop()
+	rec := a.get("/me")
+	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "me=") {
+		t.Fatalf("memcached down: %d %q, want the ErrorHandler's 503 instead of the handler's output", rec.Code, rec.Body.String())
+	}
+	if rec.Header().Get("Set-Cookie") != "" {
+		t.Error("a failed request touched the cookie")
+	}
+	if rec := a.get("/plain"); rec.Code != http.StatusOK || rec.Body.String() != "plain" {
+		t.Errorf("a route without the session failed while memcached was down: %d", rec.Code)
+	}
+	a.cookie = ""
+	if rec := a.get("/login"); rec.Code != http.StatusServiceUnavailable || a.cookie != "" {
+		t.Errorf("new session while memcached is down: %d, cookie %q", rec.Code, a.cookie)
+	}
+	if logs := a.logs.String(); strings.Contains(logs, cookie[:idLen]) {
+		t.Error("a session ID appeared in the logs")
+	}
+
+	proc.restart(t)
+	a.cookie = cookie // memcached lost everything: a fresh session, no error
+	if rec := a.get("/me"); rec.Code != http.StatusOK || rec.Body.String() != "me=" {
+		t.Fatalf("after restart: %d %q", rec.Code, rec.Body.String())
+	}
+	a.get("/login")
+	if rec := a.get("/me"); rec.Body.String() != "me=alice" {
+		t.Fatalf("service did not resume: %q", rec.Body.String())
+	}
+}
+
+func TestMemcachedTooSlow(t *testing.T) {
+	requireMemcached(t)
+	// A server that accepts connections and never answers.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	client := memcache.New(l.Addr().String())
+	client.Timeout = 100 * time.Millisecond
+	a := newApp(t, client, Options{})
+	faultRoutes(a)
+	a.cookie = newCookieCodec("session_id", testSecret, nil).encode(newID())
+	if rec := a.get("/me"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("slow memcached: %d, want 503", rec.Code)
+	}
+	if rec := a.get("/plain"); rec.Code != http.StatusOK {
+		t.Errorf("plain route: %d", rec.Code)
+	}
+}
+
+func TestFailedLoadNeverOverwritesStoredData(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		faultRoutes(a)
+		a.engine.GET("/overwrite", func(c *gin.Context) {
+			s := Default(c)
+			s.Set("user_name", "mallory")
+			s.Clear()
+			if err := s.Save(); err == nil {
+				t.Error("Save succeeded after a failed load")
+			}
+			c.String(http.StatusOK, "handler output")
+		})
+		a.get("/login")
+		down := errors.New("connection refused")
+		a.store.fail.Store(&down)
+		writes := a.store.writes()
+		rec := a.get("/overwrite")
+		if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "handler output") {
+			t.Errorf("got %d %q", rec.Code, rec.Body.String())
+		}
+		if a.store.writes() != writes {
+			t.Error("a session that failed to load was written")
+		}
+		a.store.fail.Store(nil)
+		if got := a.get("/me").Body.String(); got != "me=alice" {
+			t.Errorf("stored data changed: %q", got)
+		}
+	})
+}
+
+// failOnce makes the next call of one operation fail.
+type failOnce struct {
+	Client
+	op  string
+	err error
+}
+
+func (f *failOnce) take(op string) error {
+	if f.op == op {
+		f.op = ""
+		return f.err
+	}
+	return nil
+}
+
+func (f *failOnce) Add(it *memcache.Item) error {
+	if err := f.take("add"); err != nil {
+		return err
+	}
+	return f.Client.Add(it)
+}
+
+func (f *failOnce) CompareAndSwap(it *memcache.Item) error {
+	if err := f.take("cas"); err != nil {
+		return err
+	}
+	return f.Client.CompareAndSwap(it)
+}
+
+func TestSaveErrorBelongsToHandler(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("write timeout")}
+	a := newApp(t, fo, Options{})
+	faultRoutes(a)
+	var saveErr error
+	a.engine.GET("/save", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("user_name", "bob")
+		fo.op = "cas"
+		saveErr = s.Save()
+		s.Set("note", "after") // a later change still commits, merged onto the stored state
+		c.String(http.StatusOK, "handled")
+	})
+	a.get("/login")
+	rec := a.get("/save")
+	if saveErr == nil || !strings.Contains(saveErr.Error(), "ginsession: save session") {
+		t.Fatalf("Save error %v", saveErr)
+	}
+	if rec.Code != http.StatusOK || rec.Body.String() != "handled" {
+		t.Errorf("the handler's response was replaced: %d", rec.Code)
+	}
+	r := a.storedRecord()
+	if string(r.values["user_name"]) != "\xa5alice" {
+		t.Errorf("the failed change was retried by the automatic commit: %q", r.values["user_name"])
+	}
+	if string(r.values["note"]) != "\xa5after" {
+		t.Errorf("a change made after the failed Save was lost: %q", r.values["note"])
+	}
+}
+
+func TestCommitFailureReplacesResponse(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("server error")}
+	var handled error
+	a := newApp(t, fo, Options{ErrorHandler: func(c *gin.Context, err error) {
+		handled = err
+		c.String(http.StatusTeapot, "custom")
+	}})
+	a.engine.GET("/new", func(c *gin.Context) {
+		Default(c).Set("k", "v")
+		fo.op = "add"
+		c.JSON(http.StatusOK, gin.H{"ok": true})
+	})
+	rec := a.get("/new")
+	if rec.Code != http.StatusTeapot || rec.Body.String() != "custom" || handled == nil {
+		t.Fatalf("got %d %q (handler saw %v)", rec.Code, rec.Body.String(), handled)
+	}
+	if rec.Header().Get("Set-Cookie") != "" {
+		t.Error("cookie sent for a session that was not stored")
+	}
+}
+
+func TestDefaultErrorHandler(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	faultRoutes(a)
+	down := errors.New("down")
+	a.store.fail.Store(&down)
+	a.cookie = newCookieCodec("session_id", testSecret, nil).encode(newID())
+	var errs []*gin.Error
+	a.engine.Use()
+	a.engine.GET("/errs", func(c *gin.Context) {
+		Default(c).Get("x")
+		errs = c.Errors
+	})
+	rec := a.get("/errs")
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+		!strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") {
+		t.Errorf("default error response: %d %v", rec.Code, rec.Header())
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "ginsession: load session") {
+		t.Errorf("c.Errors = %v", errs)
+	}
+}

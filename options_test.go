@@ -1,0 +1,70 @@
+package ginsession
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestOptionsValidation(t *testing.T) {
+	mem := NewMemoryClient()
+	cases := []struct {
+		name string
+		opts Options
+		want string // substring of the error; "" = valid
+	}{
+		{"defaults", Options{Secret: testSecret}, ""},
+		{"short secret", Options{Secret: "short"}, "Secret must be at least 32 bytes"},
+		{"short old secret", Options{Secret: testSecret, OldSecrets: []string{"x"}}, "OldSecrets[0]"},
+		{"client and servers", Options{Secret: testSecret, Client: mem, Memcached: []string{"a:1"}}, "not both"},
+		{"empty server", Options{Secret: testSecret, Memcached: []string{" "}}, "Memcached[0] is empty"},
+		{"negative idle", Options{Secret: testSecret, IdleTimeout: -time.Second}, "must not be negative"},
+		{"sub-second idle", Options{Secret: testSecret, IdleTimeout: time.Millisecond}, "at least one second"},
+		{"bad cookie name", Options{Secret: testSecret, CookieName: "a b"}, "not a valid cookie name"},
+		{"cookie path injection", Options{Secret: testSecret, CookiePath: "/; Domain=evil"}, "CookiePath"},
+		{"bad samesite", Options{Secret: testSecret, SameSite: 9}, "SameSite"},
+		{"samesite none insecure", Options{Secret: testSecret, SameSite: http.SameSiteNoneMode, InsecureCookie: true}, "requires Secure"},
+		{"bad prefix", Options{Secret: testSecret, KeyPrefix: "a b"}, "KeyPrefix"},
+		{"bad login url", Options{Secret: testSecret, LoginURL: "http://[::1"}, "LoginURL"},
+		{"replicas", Options{Secret: testSecret, Memcached: []string{"a:1"}, Replicas: 2}, "Replicas (2) exceeds"},
+		{"negative replicas", Options{Secret: testSecret, Replicas: -1}, "Replicas must not be negative"},
+		{"negative max size", Options{Secret: testSecret, MaxSize: -1}, "MaxSize"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := NewManager(tc.opts)
+			if tc.want == "" {
+				if err != nil || m == nil {
+					t.Fatalf("valid options refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "ginsession: ") {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			defer func() {
+				msg, _ := recover().(string)
+				if !strings.Contains(msg, tc.want) {
+					t.Errorf("New panicked with %q", msg)
+				}
+			}()
+			New(tc.opts)
+			t.Error("New did not panic")
+		})
+	}
+}
+
+func TestOptionDefaults(t *testing.T) {
+	m, err := NewManager(Options{Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := m.opts
+	if o.IdleTimeout != 30*time.Minute || o.Lifetime != 24*time.Hour || o.CookieName != "session_id" || o.CookiePath != "/" ||
+		o.SameSite != http.SameSiteLaxMode || o.KeyPrefix != "ginsession:" || o.LoginURL != "/login" || o.UserKey != "user_name" ||
+		o.Replicas != 1 || o.MaxSize != DefaultMaxSize || len(o.Memcached) != 1 || o.Memcached[0] != "127.0.0.1:11211" ||
+		o.ErrorHandler == nil || o.Logger == nil || o.MaxIdleConns != DefaultMaxIdleConns {
+		t.Errorf("defaults: %+v", o)
+	}
+}

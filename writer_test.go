@@ -1,0 +1,143 @@
+package ginsession
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+func TestCommitWithoutBodyOrStatusOnly(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/nothing", func(c *gin.Context) { Default(c).Set("k", 1) })
+	a.engine.GET("/status", func(c *gin.Context) { Default(c).Set("k", 2); c.Status(http.StatusNoContent) })
+	a.engine.GET("/redirect", func(c *gin.Context) { Default(c).Set("k", 3); c.Redirect(http.StatusFound, "/x") })
+	for _, path := range []string{"/nothing", "/status", "/redirect"} {
+		a.cookie = ""
+		rec := a.get(path)
+		if sessionCookie(rec, "session_id") == nil {
+			t.Errorf("%s: no cookie (status %d)", path, rec.Code)
+			continue
+		}
+		if a.storedRecord() == nil {
+			t.Errorf("%s: nothing stored", path)
+		}
+	}
+}
+
+func TestStreamingIsNotBuffered(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	proceed := make(chan struct{})
+	a.engine.GET("/stream", func(c *gin.Context) {
+		Default(c).Set("k", "v")
+		c.Writer.WriteString("first\n")
+		c.Writer.Flush()
+		<-proceed // the client must see the first chunk before we go on
+		c.SSEvent("msg", "second")
+	})
+	srv := httptest.NewServer(a.engine)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ck := resp.Cookies(); len(ck) != 1 || ck[0].Name != "session_id" {
+		t.Errorf("cookies on a streamed response: %v", resp.Header.Values("Set-Cookie"))
+	}
+	br := bufio.NewReader(resp.Body)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "first\n" {
+		t.Fatalf("first chunk %q, %v", line, err)
+	}
+	close(proceed)
+	rest, _ := io.ReadAll(br)
+	if !strings.Contains(string(rest), "second") {
+		t.Errorf("rest %q", rest)
+	}
+}
+
+func TestChangesAfterHeader(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	var saveErr error
+	a.engine.GET("/late", func(c *gin.Context) {
+		s := Default(c)
+		s.Has("x")
+		c.String(http.StatusOK, "body first")
+		s.Set("late", "yes")
+		saveErr = s.Save()
+	})
+	a.engine.GET("/late-auto", func(c *gin.Context) {
+		c.String(http.StatusOK, "body first")
+		Default(c).Set("late", "auto")
+	})
+
+	// A new session cannot send its cookie any more: loss is reported.
+	a.get("/late")
+	if !errors.Is(saveErr, ErrHeaderWritten) {
+		t.Errorf("Save on a new session after the header: %v", saveErr)
+	}
+	a.get("/late-auto")
+	if !strings.Contains(a.logs.String(), "not saved after the response was sent") {
+		t.Errorf("late change of a new session was lost silently; logs:\n%s", a.logs.String())
+	}
+	if a.cookie != "" {
+		t.Fatal("cookie appeared after the header was written")
+	}
+
+	// An existing session still stores late changes.
+	a.get("/login")
+	a.get("/late")
+	if saveErr != nil {
+		t.Errorf("Save on an existing session after the header: %v", saveErr)
+	}
+	if got := string(a.storedRecord().values["late"]); got != "\xa3yes" {
+		t.Errorf("late change not stored: %q", got)
+	}
+	a.get("/late-auto")
+	if got := string(a.storedRecord().values["late"]); got != "\xa4auto" {
+		t.Errorf("late automatic change not stored: %q", got)
+	}
+}
+
+func TestHijackAndFlushPassThrough(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	a.engine.GET("/ws", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("upgraded", true)
+		if _, ok := c.Writer.(http.Flusher); !ok {
+			t.Error("writer lost http.Flusher")
+		}
+		conn, rw, err := c.Writer.Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: close\r\n\r\nhello")
+		rw.Flush()
+	})
+	srv := httptest.NewServer(a.engine)
+	defer srv.Close()
+	a.get("/login")
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/ws", nil)
+	req.AddCookie(&http.Cookie{Name: "session_id", Value: a.cookie})
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if a.storedRecord().values["upgraded"] == nil {
+		t.Error("session change before Hijack was not stored")
+	}
+}
