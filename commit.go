@@ -2,8 +2,8 @@ package ginsession
 
 import (
 	"errors"
-	"math/rand/v2"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"time"
 

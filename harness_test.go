@@ -274,4 +274,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 
-func httptestRequest(target string) *http.Request { return httptest.NewRequest(http.MethodGet, target, nil) }
+func httptestRequest(target string) *http.Request {
+	return httptest.NewRequest(http.MethodGet, target, nil)
+}
