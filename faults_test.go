@@ -220,3 +220,45 @@ func TestDefaultErrorHandler(t *testing.T) {
 		t.Errorf("c.Errors = %v", errs)
 	}
 }
+
+func TestCorruptOrForeignStoredValues(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		faultRoutes(a)
+		foreign := map[string][]byte{
+			"empty":         {},
+			"pickle":        []byte("\x80\x04\x95\x15\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\tuser_name\x94\x8c\x05alice\x94s."),
+			"json":          []byte(`{"user_name":"alice"}`),
+			"future format": append([]byte{0x96, 0x02}, make([]byte, 40)...),
+			"truncated":     nil, // filled below from a real record
+			"deep nesting":  nil,
+		}
+		a.get("/login")
+		real := a.storedRecord().encode(nil)
+		foreign["truncated"] = real[:len(real)-3]
+		deep := append([]byte(nil), real[:recordHeader]...)
+		deep = append(deep, 0x81, 0xa1, 'x')
+		for range 10000 {
+			deep = append(deep, 0x91)
+		}
+		foreign["deep nesting"] = append(deep, 0xc0, 0x90)
+		key := a.m.key(a.cookie[:idLen])
+		for name, value := range foreign {
+			t.Run(name, func(t *testing.T) {
+				if err := client.Set(&memcache.Item{Key: key, Value: value, Expiration: 60}); err != nil {
+					t.Fatal(err)
+				}
+				rec := a.serve("/me", a.cookie)
+				if rec.Code != http.StatusOK || rec.Body.String() != "me=" {
+					t.Errorf("got %d %q, want a fresh session", rec.Code, rec.Body.String())
+				}
+				if item, err := client.Get(key); err != nil || string(item.Value) != string(value) {
+					t.Error("the foreign value was overwritten")
+				}
+			})
+		}
+		if !strings.Contains(a.logs.String(), "unreadable session record") {
+			t.Error("corrupt records were not logged")
+		}
+	})
+}

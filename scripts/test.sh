@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, go vet, staticcheck, the race-enabled
+# tests of the library and the example (real memcached, real headless
+# Chromium) and a short run of every fuzz target.
+#
+# Needs Go, memcached and chromium. As root with apt-get, missing packages
+# are installed; otherwise it says what to install and stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME="${FUZZTIME:-10s}"
+STATICCHECK="honnef.co/go/tools/cmd/staticcheck@v0.8.2"
+
+need() { # need COMMAND DEBIAN-PACKAGE
+	command -v "$1" >/dev/null 2>&1 && return 0
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "== installing $2"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+		command -v "$1" >/dev/null 2>&1 && return 0
+	fi
+	echo "missing $1: install it with: sudo apt-get install -y $2" >&2
+	exit 1
+}
+need memcached memcached
+need chromium chromium
+
+modules=(. _example _bench)
+
+echo "== gofmt"
+unformatted=$(gofmt -l "${modules[@]}")
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+for m in "${modules[@]}"; do
+	echo "== go vet + staticcheck ($m)"
+	(cd "$m" && go vet ./... && go run "$STATICCHECK" ./...)
+done
+
+echo "== go test -race (library)"
+go test -race -count=1 ./...
+
+echo "== go test -race (_example, including the browser test)"
+(cd _example && go test -race -count=1 ./...)
+
+echo "== go test (_bench compiles, benchmarks not run)"
+(cd _bench && go test -count=1 -run '^$' ./...)
+
+for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' ./*_test.go | sed 's/^func //'); do
+	echo "== fuzz $target ($FUZZTIME)"
+	go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" .
+done
+
+echo "== all checks passed"
