@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +16,9 @@ import (
 // maxDepth bounds the nesting of stored values, so hostile bytes cannot
 // exhaust the stack.
 const maxDepth = 64
+
+// errTooDeep is returned by Set for values nested deeper than maxDepth.
+var errTooDeep = fmt.Errorf("value nests containers more than %d levels deep", maxDepth-1)
 
 // errCorrupt reports stored bytes that are not a valid ginsession record.
 var errCorrupt = errors.New("ginsession: corrupt session record")
@@ -64,6 +69,11 @@ func (vc *valueCodec) encode(v any) (raw []byte, err error) {
 	if err := e.enc.Encode(v); err != nil {
 		return nil, err
 	}
+	// Stored values are checked on load with the same depth limit: refuse
+	// now what could not be read back.
+	if _, err := skipValue(e.buf.Bytes(), 1); err != nil {
+		return nil, errTooDeep
+	}
 	return bytes.Clone(e.buf.Bytes()), nil
 }
 
@@ -85,7 +95,7 @@ func (vc *valueCodec) scan(raw []byte, dst any) (err error) {
 // ginsession promises: nil, bool, int64 (uint64 above MaxInt64), float64,
 // string, []byte, time.Time, []any and map[string]any.
 func decodeValue(raw []byte) (any, error) {
-	v, n, err := decodeAny(raw, 0)
+	v, n, err := decodeAny(raw, 1) // the depth skipValue gave it on load
 	if err != nil {
 		return nil, err
 	}
@@ -220,9 +230,9 @@ func arrayAt(b []byte, off, n, depth int) (any, int, error) {
 	return out, off, nil
 }
 
-// mapAt decodes n key/value pairs starting at off. Keys must be strings;
-// integer and other scalar keys are not produced by ginsession and are
-// rejected as foreign data.
+// mapAt decodes n key/value pairs starting at off. String keys are kept;
+// integer keys (from a Go map[int]T) become their decimal string, as in
+// JSON; any other key type is rejected as foreign data.
 func mapAt(b []byte, off, n, depth int) (any, int, error) {
 	if n > (len(b)-off)/2 {
 		return nil, 0, errCorrupt
@@ -233,7 +243,7 @@ func mapAt(b []byte, off, n, depth int) (any, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		key, ok := k.(string)
+		key, ok := mapKey(k)
 		if !ok {
 			return nil, 0, errCorrupt
 		}
@@ -246,6 +256,19 @@ func mapAt(b []byte, off, n, depth int) (any, int, error) {
 		off += m
 	}
 	return out, off, nil
+}
+
+// mapKey converts a decoded map key to a string key.
+func mapKey(k any) (string, bool) {
+	switch k := k.(type) {
+	case string:
+		return k, true
+	case int64:
+		return strconv.FormatInt(k, 10), true
+	case uint64:
+		return strconv.FormatUint(k, 10), true
+	}
+	return "", false
 }
 
 // extAt decodes an extension value; only msgpack's timestamp (type -1) is

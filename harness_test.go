@@ -277,3 +277,6 @@ func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder
 func httptestRequest(target string) *http.Request {
 	return httptest.NewRequest(http.MethodGet, target, nil)
 }
+
+// discardLogger drops all log output.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

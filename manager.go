@@ -70,6 +70,8 @@ func newStoreClient(o Options) (Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: Memcached: %w", errOption, err)
 		}
+		c.repairTTL = o.IdleTimeout
+		c.logger = o.Logger
 		return c, nil
 	}
 	c := memcache.New(o.Memcached...)
@@ -129,10 +131,17 @@ func (m *Manager) expiration(created int64, now time.Time) (exp int32, ok bool) 
 	if secs <= 0 {
 		return 0, false
 	}
+	return memcachedExpiration(now, secs), true
+}
+
+// memcachedExpiration encodes a lifetime of secs seconds from now as
+// memcached expects: relative seconds up to 30 days, an absolute Unix time
+// beyond (a relative 31 days would be read as a date in 1970).
+func memcachedExpiration(now time.Time, secs int64) int32 {
 	if secs > maxMemcachedRelative {
-		return int32(now.Unix() + secs), true
+		return int32(now.Unix() + secs)
 	}
-	return int32(secs), true
+	return int32(secs)
 }
 
 // alive reports whether a stored record is still within its idle timeout

@@ -11,10 +11,9 @@ import (
 
 // memcached's limits, mirrored by the memory client.
 const (
-	maxKeyLength  = 250
-	maxItemSize   = 1 << 20 // -I 1m, including the key and item header
-	itemOverhead  = 56      // memcached's per-item header, roughly
-	secondsIn30Ds = maxMemcachedRelative
+	maxKeyLength = 250
+	maxItemSize  = 1 << 20 // -I 1m, including the key and item header
+	itemOverhead = 59      // memcached 1.6: item header + CAS; +4 with non-zero flags
 )
 
 // errTooLargeForCache mirrors memcached's "SERVER_ERROR object too large
@@ -59,7 +58,7 @@ func expiresAt(now time.Time, exp int32) (deadline time.Time, expired bool) {
 		return time.Time{}, false
 	case exp < 0:
 		return time.Time{}, true
-	case exp <= secondsIn30Ds:
+	case exp <= maxMemcachedRelative:
 		return now.Add(time.Duration(exp) * time.Second), false
 	}
 	t := time.Unix(int64(exp), 0)
@@ -108,11 +107,14 @@ func (c *memoryClient) store(verb string, item *memcache.Item) error {
 	if !validKey(item.Key) {
 		return memcache.ErrMalformedKey
 	}
-	if len(item.Key)+len(item.Value)+itemOverhead > maxItemSize {
-		return errTooLargeForCache
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if itemSize(item) > maxItemSize {
+		if verb == "set" { // memcached drops the old value on a failed set
+			delete(c.items, item.Key)
+		}
+		return errTooLargeForCache
+	}
 	now := c.now()
 	old, exists := c.live(item.Key)
 	switch {
@@ -131,6 +133,15 @@ func (c *memoryClient) store(verb string, item *memcache.Item) error {
 	c.lastCAS++
 	c.items[item.Key] = memoryItem{value: bytes.Clone(item.Value), flags: item.Flags, expires: deadline, cas: c.lastCAS}
 	return nil
+}
+
+// itemSize is the memory memcached needs for item.
+func itemSize(item *memcache.Item) int {
+	n := len(item.Key) + len(item.Value) + itemOverhead
+	if item.Flags != 0 {
+		n += 4
+	}
+	return n
 }
 
 // Set stores item unconditionally.
