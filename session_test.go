@@ -222,12 +222,14 @@ func TestValuesKeepTheirTypesAcrossRoundTrip(t *testing.T) {
 		"slice":   []any{int64(1), "two"},
 		"map":     map[string]any{"a": int64(1), "b": []any{true}},
 		"struct":  map[string]any{"name": "bob", "age": int64(30), "roles": []any{"admin"}},
+		"intmap":  map[string]any{"1": "a", "-2": "b"},
 	}
 	inputs := map[string]any{
 		"int": 42, "neg": int16(-7), "int8": int8(3), "uint64": uint64(math.MaxUint64), "float32": float32(1.5),
 		"float": 2.25, "string": "héllo", "bytes": []byte{0, 1, 2}, "bool": true, "nil": nil,
 		"slice": []any{1, "two"}, "map": map[string]any{"a": 1, "b": []bool{true}},
 		"struct": profile{Name: "bob", Age: 30, Roles: []string{"admin"}},
+		"intmap": map[int]string{1: "a", -2: "b"},
 	}
 	forEachBackend(t, func(t *testing.T, client Client) {
 		a := newApp(t, client, Options{})
@@ -298,6 +300,29 @@ func TestSetUnencodableValue(t *testing.T) {
 	}
 	if !strings.Contains(a.logs.String(), "bad") {
 		t.Error("the failure was not logged")
+	}
+}
+
+func TestSetTooDeeplyNestedValue(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	var saveErr error
+	a.engine.GET("/", func(c *gin.Context) {
+		var deep any = "leaf"
+		for range maxDepth + 5 {
+			deep = []any{deep}
+		}
+		s := Default(c)
+		s.Set("user_name", "alice")
+		s.Set("deep", deep)
+		saveErr = s.Save()
+	})
+	a.engine.GET("/me", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
+	a.get("/")
+	if saveErr == nil || !strings.Contains(saveErr.Error(), `"deep"`) {
+		t.Fatalf("Save error %v does not name the key", saveErr)
+	}
+	if got := a.get("/me").Body.String(); got != "alice" {
+		t.Fatalf("session unreadable after a too-deep Set: %q", got)
 	}
 }
 
