@@ -73,10 +73,18 @@ func (s *Session) store(now time.Time) error {
 		return fmt.Errorf("ginsession: save session: %w", err)
 	}
 	if s.oldKey != "" {
-		if err := s.m.client.Delete(s.oldKey); err != nil && !isMiss(err) {
+		err := s.m.client.Delete(s.oldKey)
+		if err != nil {
+			_ = s.m.client.Delete(item.Key) // undo: the old session decides
+		}
+		if isMiss(err) { // destroyed elsewhere meanwhile: do not bring it back
+			s.forget()
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
 		}
-		s.oldKey = ""
+		s.oldKey, s.oldID = "", ""
 	}
 	s.stored = true
 	s.written()
@@ -195,7 +203,9 @@ func (s *Session) forget() {
 	s.isNew = true
 	s.rec = s.m.freshRecord(s.m.now())
 	s.ch = changes{}
-	s.cookie = cookieExpire
+	// Leave the cookie alone: expiring it here could race with (and undo)
+	// a login that replaced the session in another tab.
+	s.cookie = cookieNone
 }
 
 // encodeChecked encodes r and enforces MaxSize.

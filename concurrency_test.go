@@ -125,8 +125,8 @@ func TestDeletedSessionIsNotResurrected(t *testing.T) {
 		if _, err := client.Get(key); !isMiss(err) {
 			t.Fatalf("logged-out session was written back (err %v)", err)
 		}
-		if ck := sessionCookie(rec, "session_id"); ck == nil || ck.MaxAge >= 0 {
-			t.Errorf("the racing request should expire the dead cookie, got %v", rec.Header().Values("Set-Cookie"))
+		if got := rec.Header().Values("Set-Cookie"); len(got) != 0 {
+			t.Errorf("the racing request must leave the cookie alone (a login elsewhere may own it), got %v", got)
 		}
 	})
 }

@@ -66,6 +66,7 @@ type Session struct {
 	rec      *record
 	ch       changes
 	oldKey   string // key to delete after a Regenerate is stored
+	oldID    string // the ID before Regenerate, restored if storing fails
 	cookie   int    // cookieNone, cookieSend or cookieExpire
 	refresh  bool   // idle deadline due to be pushed forward
 	setErr   error  // values that failed to encode since the last Save
@@ -305,7 +306,7 @@ func (s *Session) Clear() {
 	if !s.begin() || (len(s.rec.values) == 0 && len(s.rec.flashes) == 0) {
 		return
 	}
-	s.ch.flashTaken = append(s.ch.flashTaken, s.rec.flashes...)
+	s.takeFlashes()
 	s.rec.values = map[string][]byte{}
 	s.rec.flashes = nil
 	s.ch.cleared = true
@@ -385,10 +386,18 @@ func (s *Session) Flashes() []any {
 			out = append(out, v)
 		}
 	}
-	s.ch.flashTaken = append(s.ch.flashTaken, s.rec.flashes...)
-	s.rec.flashes = nil
+	s.takeFlashes()
 	s.touch()
 	return out
+}
+
+// takeFlashes removes all flashes: those stored before this request are
+// recorded as consumed, those added in it are simply dropped.
+func (s *Session) takeFlashes() {
+	stored := max(len(s.rec.flashes)-len(s.ch.flashAdded), 0)
+	s.ch.flashTaken = append(s.ch.flashTaken, s.rec.flashes[:stored]...)
+	s.ch.flashAdded = nil
+	s.rec.flashes = nil
 }
 
 // SetPersistent turns "remember me" on or off for this session: a
@@ -428,6 +437,9 @@ func (s *Session) Save() error {
 // dropChanges forgets this request's pending edits after a failed Save, so
 // the automatic commit rebuilds from the store instead of retrying them.
 func (s *Session) dropChanges() {
+	if s.oldKey != "" { // a failed Regenerate: keep the old session and cookie
+		s.id, s.stored, s.oldKey, s.oldID, s.cookie = s.oldID, true, "", "", cookieNone
+	}
 	s.ch = changes{remerge: s.stored}
 	if !s.stored {
 		// A new session that failed to store starts over.
@@ -447,7 +459,7 @@ func (s *Session) Regenerate() error {
 		return s.loadErr
 	}
 	if s.stored {
-		s.oldKey = s.m.key(s.id)
+		s.oldKey, s.oldID = s.m.key(s.id), s.id
 		s.stored, s.casValid = false, false
 	}
 	s.id = ""

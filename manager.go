@@ -3,6 +3,7 @@ package ginsession
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -139,7 +140,7 @@ func (m *Manager) expiration(created int64, now time.Time) (exp int32, ok bool) 
 // beyond (a relative 31 days would be read as a date in 1970).
 func memcachedExpiration(now time.Time, secs int64) int32 {
 	if secs > maxMemcachedRelative {
-		return int32(now.Unix() + secs)
+		return int32(min(now.Unix()+secs, math.MaxInt32))
 	}
 	return int32(secs)
 }
