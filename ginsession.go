@@ -46,8 +46,10 @@ const (
 )
 
 // Session is one request's view of a server-side session. Get it with
-// Default. Its methods are safe to call from the handler's goroutines; the
-// first call loads the session from memcached. A store failure during that
+// Default. Its methods may be called from goroutines the handler starts and
+// waits for, once the handler itself has used the session (the first call
+// loads it from memcached and, if the store fails, writes the error
+// response). Do not use it after the handler chain has returned. A store failure during that
 // load replaces the response with Options.ErrorHandler's (503 by default);
 // the session then reads as empty and nothing is written back.
 type Session struct {

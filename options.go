@@ -71,7 +71,8 @@ type Options struct {
 
 	// OldSecrets are still accepted when verifying a cookie, so the Secret
 	// can be rotated without logging everyone out. A cookie signed with an
-	// old secret is re-signed with Secret on the next change.
+	// old secret is re-signed with Secret by the next request that loads
+	// the session.
 	OldSecrets []string
 
 	// IdleTimeout ends a session after this long without a request that
