@@ -104,16 +104,8 @@ func (s *Session) swap(now time.Time, exp int32) error {
 			return err
 		}
 		item.Value, item.CasID = value, s.casID
-		err = s.m.client.CompareAndSwap(item)
-		switch {
-		case err == nil:
-			s.written()
-			return nil
-		case isGone(err):
-			s.forget()
-			return nil
-		case !errors.Is(err, memcache.ErrCASConflict):
-			return fmt.Errorf("ginsession: save session: %w", err)
+		if done, err := s.settle(s.m.client.CompareAndSwap(item), s.rec); done {
+			return err
 		}
 	}
 	for attempt := range s.m.opts.MaxRetries {
@@ -140,20 +132,28 @@ func (s *Session) swap(now time.Time, exp int32) error {
 			return err
 		}
 		item.Value, item.CasID = value, cas
-		err = s.m.client.CompareAndSwap(item)
-		switch {
-		case err == nil:
-			s.rec = merged
-			s.written()
-			return nil
-		case isGone(err):
-			s.forget()
-			return nil
-		case !errors.Is(err, memcache.ErrCASConflict):
-			return fmt.Errorf("ginsession: save session: %w", err)
+		if done, err := s.settle(s.m.client.CompareAndSwap(item), merged); done {
+			return err
 		}
 	}
 	return fmt.Errorf("ginsession: save session: %w (gave up after %d merges)", memcache.ErrCASConflict, s.m.opts.MaxRetries)
+}
+
+// settle interprets a CompareAndSwap result for the record rec that was
+// sent. done is false only for a conflict, which calls for a re-read.
+func (s *Session) settle(err error, rec *record) (done bool, _ error) {
+	switch {
+	case err == nil:
+		s.rec = rec
+		s.written()
+		return true, nil
+	case isGone(err):
+		s.forget()
+		return true, nil
+	case errors.Is(err, memcache.ErrCASConflict):
+		return false, nil
+	}
+	return true, fmt.Errorf("ginsession: save session: %w", err)
 }
 
 // backoff sleeps a short random time before the attempt-th retry, so
