@@ -40,6 +40,7 @@ type Manager struct {
 	cookies *cookieCodec
 	values  *valueCodec
 	now     func() time.Time
+	ctxKey  any // opts.ContextKey, boxed once so c.Set does not allocate
 }
 
 // NewManager validates opts, applies defaults and returns a Manager. The
@@ -61,6 +62,7 @@ func NewManager(opts Options) (*Manager, error) {
 		cookies: newCookieCodec(o.CookieName, o.Secret, o.OldSecrets),
 		values:  newValueCodec(),
 		now:     time.Now,
+		ctxKey:  o.ContextKey,
 	}, nil
 }
 
@@ -102,7 +104,7 @@ func (m *Manager) Handler() gin.HandlerFunc {
 		s.w.ResponseWriter = c.Writer
 		s.w.s = s
 		c.Writer = &s.w
-		c.Set(m.opts.ContextKey, s)
+		c.Set(m.ctxKey, s)
 		c.Next()
 		s.finish()
 	}
