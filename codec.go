@@ -111,14 +111,17 @@ func decodeAny(b []byte, depth int) (any, int, error) {
 	if len(b) == 0 || depth > maxDepth {
 		return nil, 0, errCorrupt
 	}
-	c := b[0]
+	if i, u, big, n, ok := intAt(b); ok {
+		if big {
+			return u, n, nil
+		}
+		return i, n, nil
+	}
+	if str, n, ok := strAtStart(b); ok {
+		return str, n, nil
+	}
+	c := b[0] // a truncated integer or string falls through to errCorrupt
 	switch {
-	case c <= 0x7f:
-		return int64(c), 1, nil
-	case c >= 0xe0:
-		return int64(int8(c)), 1, nil
-	case c >= 0xa0 && c <= 0xbf:
-		return strAt(b, 1, int(c&0x1f))
 	case c >= 0x90 && c <= 0x9f:
 		return arrayAt(b, 1, int(c&0x0f), depth)
 	case c >= 0x80 && c <= 0x8f:
@@ -131,24 +134,6 @@ func decodeAny(b []byte, depth int) (any, int, error) {
 		return false, 1, nil
 	case 0xc3:
 		return true, 1, nil
-	case 0xcc, 0xcd, 0xce, 0xcf:
-		w := 1 << (c - 0xcc)
-		if len(b) < 1+w {
-			return nil, 0, errCorrupt
-		}
-		u := readUint(b[1:1+w], w)
-		if u > math.MaxInt64 {
-			return u, 1 + w, nil
-		}
-		return int64(u), 1 + w, nil
-	case 0xd0, 0xd1, 0xd2, 0xd3:
-		w := 1 << (c - 0xd0)
-		if len(b) < 1+w {
-			return nil, 0, errCorrupt
-		}
-		u := readUint(b[1:1+w], w)
-		shift := 64 - 8*w
-		return int64(u<<shift) >> shift, 1 + w, nil
 	case 0xca:
 		if len(b) < 5 {
 			return nil, 0, errCorrupt
@@ -159,8 +144,6 @@ func decodeAny(b []byte, depth int) (any, int, error) {
 			return nil, 0, errCorrupt
 		}
 		return math.Float64frombits(binary.BigEndian.Uint64(b[1:])), 9, nil
-	case 0xd9, 0xda, 0xdb:
-		return sized(b, c-0xd9, func(off, n int) (any, int, error) { return strAt(b, off, n) })
 	case 0xc4, 0xc5, 0xc6:
 		return sized(b, c-0xc4, func(off, n int) (any, int, error) {
 			if len(b)-off < n {
@@ -176,6 +159,65 @@ func decodeAny(b []byte, depth int) (any, int, error) {
 		return extAt(b)
 	}
 	return nil, 0, errCorrupt // 0xc1 is never used
+}
+
+// intAt decodes the msgpack integer at the start of b: ok is false when b
+// does not start with a complete integer. An unsigned value above MaxInt64
+// is returned in u with big set; every other value in i.
+func intAt(b []byte) (i int64, u uint64, big bool, n int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false, 0, false
+	}
+	switch c := b[0]; {
+	case c <= 0x7f:
+		return int64(c), 0, false, 1, true
+	case c >= 0xe0:
+		return int64(int8(c)), 0, false, 1, true
+	case c >= 0xcc && c <= 0xcf:
+		w := 1 << (c - 0xcc)
+		if len(b) < 1+w {
+			return 0, 0, false, 0, false
+		}
+		if u = readUint(b[1:1+w], w); u > math.MaxInt64 {
+			return 0, u, true, 1 + w, true
+		}
+		return int64(u), 0, false, 1 + w, true
+	case c >= 0xd0 && c <= 0xd3:
+		w := 1 << (c - 0xd0)
+		if len(b) < 1+w {
+			return 0, 0, false, 0, false
+		}
+		shift := 64 - 8*w
+		return int64(readUint(b[1:1+w], w)<<shift) >> shift, 0, false, 1 + w, true
+	}
+	return 0, 0, false, 0, false
+}
+
+// strAtStart decodes the msgpack string at the start of b without boxing
+// it: ok is false when b does not start with a complete string.
+func strAtStart(b []byte) (s string, n int, ok bool) {
+	if len(b) == 0 {
+		return "", 0, false
+	}
+	var off int
+	var size uint64
+	switch c := b[0]; {
+	case c >= 0xa0 && c <= 0xbf:
+		off, size = 1, uint64(c&0x1f)
+	case c >= 0xd9 && c <= 0xdb:
+		w := 1 << (c - 0xd9)
+		if len(b) < 1+w {
+			return "", 0, false
+		}
+		off, size = 1+w, readUint(b[1:1+w], w)
+	default:
+		return "", 0, false
+	}
+	if size > uint64(len(b)-off) {
+		return "", 0, false
+	}
+	end := off + int(size)
+	return string(b[off:end]), end, true
 }
 
 // sized reads a length field of 1<<sizeClass bytes after the type byte and
@@ -203,14 +245,6 @@ func readUint(b []byte, w int) uint64 {
 		return uint64(binary.BigEndian.Uint32(b))
 	}
 	return binary.BigEndian.Uint64(b)
-}
-
-// strAt returns the n-byte string starting at off.
-func strAt(b []byte, off, n int) (any, int, error) {
-	if len(b)-off < n {
-		return nil, 0, errCorrupt
-	}
-	return string(b[off : off+n]), off + n, nil
 }
 
 // arrayAt decodes n elements starting at off.

@@ -62,11 +62,11 @@ func (s *Session) store(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	item := &memcache.Item{Key: s.m.key(s.id), Value: value, Expiration: exp}
+	item := &memcache.Item{Key: s.key(s.id), Value: value, Expiration: exp}
 	err = s.m.client.Add(item)
 	if errors.Is(err, memcache.ErrNotStored) { // an ID collision: never overwrite
 		s.id = newID()
-		item.Key = s.m.key(s.id)
+		item.Key = s.key(s.id)
 		err = s.m.client.Add(item)
 	}
 	if err != nil {
@@ -96,7 +96,7 @@ func (s *Session) store(now time.Time) error {
 // and retries, at most MaxRetries times. A session deleted meanwhile is not
 // brought back.
 func (s *Session) swap(now time.Time, exp int32) error {
-	item := &memcache.Item{Key: s.m.key(s.id), Expiration: exp}
+	item := &memcache.Item{Key: s.key(s.id), Expiration: exp}
 	if s.casValid && !s.ch.remerge {
 		s.rec.touched = now.Unix()
 		value, err := s.m.encodeChecked(s.rec)
@@ -112,7 +112,7 @@ func (s *Session) swap(now time.Time, exp int32) error {
 		if attempt > 0 {
 			backoff(attempt)
 		}
-		fresh, cas, err := s.m.load(s.id, now)
+		fresh, cas, err := s.m.load(s.key(s.id), now)
 		if err != nil {
 			return fmt.Errorf("ginsession: save session: %w", errors.Unwrap(err))
 		}

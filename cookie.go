@@ -6,6 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"hash"
+	"net/http"
+	"net/textproto"
+	"strings"
 	"sync"
 )
 
@@ -26,27 +29,37 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// signer computes and checks cookie tags for one secret. Its pool of HMAC
-// states saves re-keying on every request.
+// signer computes and checks cookie tags for one secret. It pools HMAC
+// states, each with its own message and sum buffers, so signing neither
+// re-keys nor allocates.
 type signer struct {
-	pool sync.Pool
+	pool sync.Pool // of *hmacState
+}
+
+// hmacState is one keyed HMAC with reusable buffers.
+type hmacState struct {
+	mac hash.Hash
+	msg []byte
+	sum []byte
 }
 
 // newSigner returns a signer keyed with secret.
 func newSigner(secret string) *signer {
 	key := []byte(secret)
-	return &signer{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+	return &signer{pool: sync.Pool{New: func() any {
+		return &hmacState{mac: hmac.New(sha256.New, key), sum: make([]byte, 0, sha256.Size)}
+	}}}
 }
 
 // tag writes the HMAC of "name=id" into dst.
 func (s *signer) tag(dst *[sha256.Size]byte, name, id string) {
-	h := s.pool.Get().(hash.Hash)
-	h.Reset()
-	_, _ = h.Write([]byte(name))
-	_, _ = h.Write([]byte{'='})
-	_, _ = h.Write([]byte(id))
-	h.Sum(dst[:0])
-	s.pool.Put(h)
+	st := s.pool.Get().(*hmacState)
+	st.msg = append(append(append(st.msg[:0], name...), '='), id...)
+	st.mac.Reset()
+	_, _ = st.mac.Write(st.msg)
+	st.sum = st.mac.Sum(st.sum[:0])
+	copy(dst[:], st.sum)
+	s.pool.Put(st)
 }
 
 // cookieCodec signs session IDs into cookie values and verifies them against
@@ -70,11 +83,11 @@ func newCookieCodec(name, secret string, oldSecrets []string) *cookieCodec {
 func (c *cookieCodec) encode(id string) string {
 	var sum [sha256.Size]byte
 	c.current.tag(&sum, c.name, id)
-	buf := make([]byte, cookieLen)
-	copy(buf, id)
+	var buf [cookieLen]byte
+	copy(buf[:idLen], id)
 	buf[idLen] = '.'
 	base64.RawURLEncoding.Encode(buf[idLen+1:], sum[:])
-	return string(buf)
+	return string(buf[:])
 }
 
 // decode verifies a cookie value and returns its session ID. current is false
@@ -86,12 +99,14 @@ func (c *cookieCodec) decode(value string) (id string, current, ok bool) {
 		return "", false, false
 	}
 	id = value[:idLen]
-	var raw [idBytes]byte
-	if n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(id)); err != nil || n != idBytes {
+	var text [cookieLen]byte // the value as bytes, without a heap copy
+	copy(text[:], value)
+	var raw [idBytes + 1]byte // +1: a strict decode of 43 chars yields 32 bytes
+	if n, err := base64.RawURLEncoding.Strict().Decode(raw[:], text[:idLen]); err != nil || n != idBytes {
 		return "", false, false
 	}
-	var got [sha256.Size + 1]byte // +1: a strict decode of 43 chars yields 32 bytes
-	if n, err := base64.RawURLEncoding.Strict().Decode(got[:], []byte(value[idLen+1:])); err != nil || n != sha256.Size {
+	var got [sha256.Size + 1]byte
+	if n, err := base64.RawURLEncoding.Strict().Decode(got[:], text[idLen+1:]); err != nil || n != sha256.Size {
 		return "", false, false
 	}
 	var want [sha256.Size]byte
@@ -111,9 +126,40 @@ func (c *cookieCodec) decode(value string) (id string, current, ok bool) {
 // storageKey maps a session ID to its memcached key: prefix +
 // base64url(SHA-256(id)), so a memcached dump reveals no usable cookie.
 func storageKey(prefix, id string) string {
-	sum := sha256.Sum256([]byte(id))
-	buf := make([]byte, len(prefix)+idLen)
-	copy(buf, prefix)
-	base64.RawURLEncoding.Encode(buf[len(prefix):], sum[:])
-	return string(buf)
+	var text [idLen]byte
+	in := append(text[:0], id...) // on the stack for every ID newID makes
+	sum := sha256.Sum256(in)
+	var key [maxKeyPrefix + idLen]byte
+	out := append(key[:0], prefix...)
+	return string(base64.RawURLEncoding.AppendEncode(out, sum[:]))
+}
+
+// requestCookies calls match with the value of each cookie called name in
+// the request's Cookie headers, in order, parsed as net/http parses them
+// (whitespace trimmed, one pair of double quotes removed), until match
+// returns true or max values were tried. Unlike Request.CookiesNamed it
+// allocates nothing. It reports whether match returned true.
+func requestCookies(h http.Header, name string, max int, match func(value string) bool) bool {
+	tried := 0
+	for _, line := range h["Cookie"] {
+		for rest := line; rest != ""; {
+			var part string
+			part, rest, _ = strings.Cut(rest, ";")
+			k, v, ok := strings.Cut(part, "=")
+			if !ok || textproto.TrimString(k) != name {
+				continue
+			}
+			if tried++; tried > max {
+				return false
+			}
+			v = textproto.TrimString(v)
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if match(v) {
+				return true
+			}
+		}
+	}
+	return false
 }

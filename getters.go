@@ -11,7 +11,14 @@ import (
 
 // GetString returns the string (or []byte, as a string) under key.
 func (s *Session) GetString(key string) string {
-	switch v := s.Get(key).(type) {
+	raw, ok := s.raw(key)
+	if !ok {
+		return ""
+	}
+	if str, n, ok := strAtStart(raw); ok && n == len(raw) {
+		return str // the common case, decoded without boxing
+	}
+	switch v := s.decode(key, raw).(type) {
 	case string:
 		return v
 	case []byte:
@@ -31,7 +38,14 @@ func (s *Session) GetInt(key string) int {
 
 // GetInt64 returns the integer under key when it fits in an int64.
 func (s *Session) GetInt64(key string) int64 {
-	switch v := s.Get(key).(type) {
+	raw, ok := s.raw(key)
+	if !ok {
+		return 0
+	}
+	if i, _, big, n, ok := intAt(raw); ok && n == len(raw) && !big {
+		return i // the common case, decoded without boxing
+	}
+	switch v := s.decode(key, raw).(type) {
 	case int64:
 		return v
 	case uint64:

@@ -73,6 +73,9 @@ type Session struct {
 	refresh  bool   // idle deadline due to be pushed forward
 	setErr   error  // values that failed to encode since the last Save
 	reported bool   // the load error response was sent
+	keyID    string // the ID whose memcached key is keyVal
+	keyVal   string
+	vary     [1]string // backing for the Vary header this session adds
 }
 
 // changes are this request's own edits, replayed onto a fresh copy of the
@@ -124,13 +127,10 @@ func (s *Session) begin() bool {
 // loadLocked reads the cookie and, when it verifies, the stored session.
 func (s *Session) loadLocked() {
 	s.loaded = true
-	if !s.w.Written() {
-		addVary(s.w.Header())
-	}
 	now := s.m.now()
 	id, current, ok := s.cookieID()
 	if ok {
-		rec, cas, err := s.m.load(id, now)
+		rec, cas, err := s.m.load(s.key(id), now)
 		if err != nil {
 			s.loadErr = err
 			s.m.opts.Logger.Warn("ginsession: session store unavailable", "error", err)
@@ -153,16 +153,12 @@ func (s *Session) loadLocked() {
 // cookieID returns the ID of the first of our cookies that verifies. Forged,
 // malformed and oversized cookies are ignored without any store access.
 func (s *Session) cookieID() (id string, current, ok bool) {
-	tried := 0
-	for _, ck := range s.c.Request.CookiesNamed(s.m.opts.CookieName) {
-		if tried++; tried > maxCandidate {
-			break
-		}
-		if id, current, ok = s.m.cookies.decode(ck.Value); ok {
-			return id, current, true
-		}
-	}
-	return "", false, false
+	ok = requestCookies(s.c.Request.Header, s.m.opts.CookieName, maxCandidate, func(value string) bool {
+		var valid bool
+		id, current, valid = s.m.cookies.decode(value)
+		return valid
+	})
+	return id, current, ok
 }
 
 // freshRecord returns an empty session record created now.
@@ -171,16 +167,24 @@ func (m *Manager) freshRecord(now time.Time) *record {
 	return &record{created: t, touched: t, persistent: m.opts.Persistent, values: map[string][]byte{}}
 }
 
-// addVary adds "Vary: Cookie" once.
-func addVary(h http.Header) {
-	for _, v := range h.Values("Vary") {
-		for _, f := range strings.Split(v, ",") {
+// addVary adds "Vary: Cookie" once: a response that depends on the session
+// must not be served to another visitor from a shared cache. The first Vary
+// value uses the session's own backing array, saving an allocation.
+func (s *Session) addVary(h http.Header) {
+	old, ok := h["Vary"]
+	if !ok {
+		s.vary[0] = "Cookie"
+		h["Vary"] = s.vary[:]
+		return
+	}
+	for _, v := range old {
+		for f := range strings.SplitSeq(v, ",") {
 			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
 				return
 			}
 		}
 	}
-	h.Add("Vary", "Cookie")
+	h["Vary"] = append(old, "Cookie")
 }
 
 // respondError replaces the response with the ErrorHandler's when the
@@ -243,6 +247,12 @@ func (s *Session) Get(key string) any {
 	if !ok {
 		return nil
 	}
+	return s.decode(key, raw)
+}
+
+// decode decodes the stored bytes of key, logging (and returning nil for)
+// bytes that are not a readable value.
+func (s *Session) decode(key string, raw []byte) any {
 	v, err := decodeValue(raw)
 	if err != nil {
 		s.m.opts.Logger.Warn("ginsession: unreadable session value", "key", key, "error", err)
@@ -461,7 +471,7 @@ func (s *Session) Regenerate() error {
 		return s.loadErr
 	}
 	if s.stored {
-		s.oldKey, s.oldID = s.m.key(s.id), s.id
+		s.oldKey, s.oldID = s.key(s.id), s.id
 		s.stored, s.casValid = false, false
 	}
 	s.id = ""
@@ -494,18 +504,31 @@ func (s *Session) Destroy() error {
 	return nil
 }
 
+// key returns the memcached key of id. It remembers the last key computed:
+// a request needs the same one to load and to write.
+func (s *Session) key(id string) string {
+	if s.keyVal == "" || id != s.keyID {
+		s.keyID, s.keyVal = id, s.m.key(id)
+	}
+	return s.keyVal
+}
+
 // storedKey returns the key of the stored record, or "".
 func (s *Session) storedKey() string {
 	if !s.stored {
 		return ""
 	}
-	return s.m.key(s.id)
+	return s.key(s.id)
 }
 
-// beforeHeader commits just before the response header is written. A store
-// failure replaces the response with the ErrorHandler's.
+// beforeHeader commits just before the response header is written, in the
+// goroutine writing it, and adds "Vary: Cookie" when the session was used.
+// A store failure replaces the response with the ErrorHandler's.
 func (s *Session) beforeHeader() {
 	s.mu.Lock()
+	if s.loaded {
+		s.addVary(s.w.Header())
+	}
 	err := s.commitLocked(true)
 	s.mu.Unlock()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,10 @@ type Client interface {
 	Delete(key string) error
 	Touch(key string, seconds int32) error
 }
+
+// maxKeyPrefix is the longest KeyPrefix: with the 43-byte hashed ID a key
+// stays within memcached's 250-byte limit.
+const maxKeyPrefix = 200
 
 // Defaults applied by NewManager to zero-valued Options fields.
 const (
@@ -223,8 +228,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = DefaultKeyPrefix
 	}
-	if len(o.KeyPrefix) > 200 || strings.IndexFunc(o.KeyPrefix, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
-		return bad("KeyPrefix must be at most 200 bytes without spaces or control characters")
+	if len(o.KeyPrefix) > maxKeyPrefix || strings.IndexFunc(o.KeyPrefix, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return bad("KeyPrefix must be at most " + strconv.Itoa(maxKeyPrefix) + " bytes without spaces or control characters")
 	}
 	if o.LoginURL == "" {
 		o.LoginURL = DefaultLoginURL

@@ -114,9 +114,8 @@ func decodeRecord(b []byte) (*record, error) {
 	}
 	r.values = make(map[string][]byte, n)
 	for range n {
-		k, m, err := decodeAny(b[off:], maxDepth) // a key is a scalar: depth is irrelevant
-		key, ok := k.(string)
-		if err != nil || !ok {
+		key, m, ok := strAtStart(b[off:])
+		if !ok {
 			return nil, errCorrupt
 		}
 		off += m
