@@ -196,28 +196,36 @@ func intAt(b []byte) (i int64, u uint64, big bool, n int, ok bool) {
 // strAtStart decodes the msgpack string at the start of b without boxing
 // it: ok is false when b does not start with a complete string.
 func strAtStart(b []byte) (s string, n int, ok bool) {
-	if len(b) == 0 {
+	start, end, ok := strBounds(b, 0)
+	if !ok {
 		return "", 0, false
 	}
-	var off int
+	return string(b[start:end]), end, true
+}
+
+// strBounds locates the msgpack string whose header is at b[off]: its bytes
+// are b[start:end]. ok is false when no complete string starts there.
+func strBounds(b []byte, off int) (start, end int, ok bool) {
+	if off >= len(b) {
+		return 0, 0, false
+	}
 	var size uint64
-	switch c := b[0]; {
+	switch c := b[off]; {
 	case c >= 0xa0 && c <= 0xbf:
-		off, size = 1, uint64(c&0x1f)
+		start, size = off+1, uint64(c&0x1f)
 	case c >= 0xd9 && c <= 0xdb:
 		w := 1 << (c - 0xd9)
-		if len(b) < 1+w {
-			return "", 0, false
+		if len(b)-off < 1+w {
+			return 0, 0, false
 		}
-		off, size = 1+w, readUint(b[1:1+w], w)
+		start, size = off+1+w, readUint(b[off+1:off+1+w], w)
 	default:
-		return "", 0, false
+		return 0, 0, false
 	}
-	if size > uint64(len(b)-off) {
-		return "", 0, false
+	if size > uint64(len(b)-start) {
+		return 0, 0, false
 	}
-	end := off + int(size)
-	return string(b[off:end]), end, true
+	return start, start + int(size), true
 }
 
 // sized reads a length field of 1<<sizeClass bytes after the type byte and

@@ -29,8 +29,12 @@ func (s *Session) commitLocked(canSendCookie bool) error {
 	if !s.loaded || s.loadErr != nil {
 		return nil
 	}
+	write := s.ch.dirty || s.refresh
+	if !write && (!canSendCookie || s.cookie == cookieNone) {
+		return nil // the common read-only request: not even a clock read
+	}
 	now := s.m.now()
-	if s.ch.dirty || s.refresh {
+	if write {
 		if !s.stored && !canSendCookie {
 			s.dropChanges()
 			return ErrHeaderWritten
@@ -169,14 +173,14 @@ func backoff(attempt int) {
 func (s *Session) replay(fresh *record) *record {
 	out := fresh.clone()
 	if s.ch.cleared {
-		out.values = map[string][]byte{}
+		out.clearValues()
 	}
 	for k := range s.ch.dels {
-		delete(out.values, k)
+		out.del(k)
 	}
 	for k := range s.ch.sets {
-		if v, ok := s.rec.values[k]; ok {
-			out.values[k] = v
+		if v, ok := s.rec.get(k); ok {
+			out.set(k, v)
 		}
 	}
 	out.flashes = append(removeFlashes(out.flashes, s.ch.flashTaken), s.ch.flashAdded...)

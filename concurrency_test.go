@@ -52,11 +52,11 @@ func TestConcurrentWritesToDifferentKeysAllSurvive(t *testing.T) {
 		}
 		wg.Wait()
 		r := a.storedRecord()
-		if r.values["user_name"] == nil {
+		if r.value("user_name") == nil {
 			t.Error("user_name lost")
 		}
 		for i := range n {
-			if r.values[fmt.Sprintf("k%d", i)] == nil {
+			if r.value(fmt.Sprintf("k%d", i)) == nil {
 				t.Errorf("key k%d lost", i)
 			}
 		}
@@ -152,7 +152,7 @@ func TestSameKeyLastWriterWins(t *testing.T) {
 	a.serve("/color/blue", cookie)
 	close(second)
 	<-done
-	if got := string(a.storedRecord().values["color"]); got != "\xa3red" {
+	if got := string(a.storedRecord().value("color")); got != "\xa3red" {
 		t.Fatalf("color = %q, want the last writer's red", got)
 	}
 }

@@ -170,11 +170,11 @@ func TestSaveErrorBelongsToHandler(t *testing.T) {
 		t.Errorf("the handler's response was replaced: %d", rec.Code)
 	}
 	r := a.storedRecord()
-	if string(r.values["user_name"]) != "\xa5alice" {
-		t.Errorf("the failed change was retried by the automatic commit: %q", r.values["user_name"])
+	if string(r.value("user_name")) != "\xa5alice" {
+		t.Errorf("the failed change was retried by the automatic commit: %q", r.value("user_name"))
 	}
-	if string(r.values["note"]) != "\xa5after" {
-		t.Errorf("a change made after the failed Save was lost: %q", r.values["note"])
+	if string(r.value("note")) != "\xa5after" {
+		t.Errorf("a change made after the failed Save was lost: %q", r.value("note"))
 	}
 }
 

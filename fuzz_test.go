@@ -150,13 +150,19 @@ func fuzzRecordSeeds() [][]byte {
 		out = append(out, r.encode(nil))
 	}
 	// Valid but not what encode writes: 16-bit container headers for small
-	// counts, a str8 key, a duplicate key.
+	// counts, a str8 key.
 	hdr := (&record{created: 1, touched: 1, values: map[string][]byte{}}).encode(nil)[:recordHeader]
 	odd := append([]byte(nil), hdr...)
-	odd = append(odd, 0xde, 0, 2, 0xd9, 1, 'a', 0x01, 0xa1, 'a', 0x02, 0xdc, 0, 1, 0xc0)
+	odd = append(odd, 0xde, 0, 2, 0xd9, 1, 'a', 0x01, 0xa1, 'b', 0x02, 0xdc, 0, 1, 0xc0)
 	out = append(out, odd)
 	// Invalid: truncated, trailing byte, wrong version, hostile counts,
-	// deep nesting.
+	// deep nesting, a key stored twice (in place and as a map).
+	twice := append(bytes.Clone(hdr), 0x82, 0xd9, 1, 'a', 0x01, 0xa1, 'a', 0x02, 0x90)
+	twiceMap := append(bytes.Clone(hdr), 0xde, 0, packedMax+1)
+	for i := range packedMax + 1 {
+		twiceMap = append(twiceMap, 0xa1, byte('a'+min(i, packedMax-1)), 0x01)
+	}
+	twiceMap = append(twiceMap, 0x90)
 	valid := out[2]
 	out = append(out,
 		valid[:len(valid)-1],
@@ -166,6 +172,8 @@ func fuzzRecordSeeds() [][]byte {
 		append(append(bytes.Clone(hdr), 0x81, 0xa1, 'k'), append(bytes.Repeat([]byte{0x91}, 100), 0xc0, 0x90)...),
 		nil,
 		[]byte{0x96},
+		twice,
+		twiceMap,
 	)
 	return out
 }
@@ -197,10 +205,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 			return
 		}
-		if r.values == nil {
-			t.Fatal("decoded record has nil values map")
-		}
-		for k, v := range r.values {
+		for k, v := range r.all() {
 			if n, err := skipValue(v, 1); err != nil || n != len(v) {
 				t.Fatalf("value of %q is not exactly one msgpack value (%d of %d bytes, %v)", k, n, len(v), err)
 			}
@@ -217,8 +222,14 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("record changed across encode/decode: %s\nb   = %x\nenc = %x", msg, b, enc)
 		}
 		// The clone used by the CAS merge must be equal too.
-		if msg := fuzzRecordDiff(r, r.clone()); msg != "" {
+		c := r.clone()
+		if msg := fuzzRecordDiff(r, c); msg != "" {
 			t.Fatalf("clone differs: %s", msg)
+		}
+		// The map a first change builds must hold the same pairs.
+		c.mutable()
+		if msg := fuzzRecordDiff(r, c); msg != "" {
+			t.Fatalf("the changeable form differs: %s", msg)
 		}
 	})
 }
@@ -232,13 +243,13 @@ func fuzzRecordDiff(a, b *record) string {
 		return "touched"
 	case a.persistent != b.persistent:
 		return "persistent"
-	case len(a.values) != len(b.values):
+	case a.count() != b.count():
 		return "number of values"
 	case len(a.flashes) != len(b.flashes):
 		return "number of flashes"
 	}
-	for k, v := range a.values {
-		if w, ok := b.values[k]; !ok || !bytes.Equal(v, w) {
+	for k, v := range a.all() {
+		if w, ok := b.get(k); !ok || !bytes.Equal(v, w) {
 			return "value of " + k
 		}
 	}

@@ -164,7 +164,7 @@ func (s *Session) cookieID() (id string, current, ok bool) {
 // freshRecord returns an empty session record created now.
 func (m *Manager) freshRecord(now time.Time) *record {
 	t := now.Unix()
-	return &record{created: t, touched: t, persistent: m.opts.Persistent, values: map[string][]byte{}}
+	return &record{created: t, touched: t, persistent: m.opts.Persistent}
 }
 
 // addVary adds "Vary: Cookie" once: a response that depends on the session
@@ -233,8 +233,7 @@ func (s *Session) raw(key string) ([]byte, bool) {
 	if !s.begin() {
 		return nil, false
 	}
-	v, ok := s.rec.values[key]
-	return v, ok
+	return s.rec.get(key)
 }
 
 // Get returns the value for key, or nil. Values come back with the same
@@ -277,10 +276,10 @@ func (s *Session) Set(key string, value any) {
 		s.setErr = errors.Join(s.setErr, err)
 		return
 	}
-	if old, ok := s.rec.values[key]; ok && string(old) == string(raw) {
+	if old, ok := s.rec.get(key); ok && string(old) == string(raw) {
 		return
 	}
-	s.rec.values[key] = raw
+	s.rec.set(key, raw)
 	s.ch.mark(key, true)
 	s.touch()
 }
@@ -304,10 +303,10 @@ func (s *Session) Delete(key string) {
 	if !s.begin() {
 		return
 	}
-	if _, ok := s.rec.values[key]; !ok {
+	if _, ok := s.rec.get(key); !ok {
 		return
 	}
-	delete(s.rec.values, key)
+	s.rec.del(key)
 	s.ch.mark(key, false)
 	s.touch()
 }
@@ -315,11 +314,11 @@ func (s *Session) Delete(key string) {
 // Clear removes every key and pending flash message.
 func (s *Session) Clear() {
 	defer s.mu.Unlock()
-	if !s.begin() || (len(s.rec.values) == 0 && len(s.rec.flashes) == 0) {
+	if !s.begin() || (s.rec.count() == 0 && len(s.rec.flashes) == 0) {
 		return
 	}
 	s.takeFlashes()
-	s.rec.values = map[string][]byte{}
+	s.rec.clearValues()
 	s.rec.flashes = nil
 	s.ch.cleared = true
 	s.ch.sets, s.ch.dels, s.ch.flashAdded = nil, nil, nil
@@ -338,8 +337,8 @@ func (s *Session) Keys() []string {
 	if !s.begin() {
 		return nil
 	}
-	keys := make([]string, 0, len(s.rec.values))
-	for k := range s.rec.values {
+	keys := make([]string, 0, s.rec.count())
+	for k := range s.rec.all() {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)

@@ -280,3 +280,9 @@ func httptestRequest(target string) *http.Request {
 
 // discardLogger drops all log output.
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// value returns the raw stored bytes of key, or nil.
+func (r *record) value(key string) []byte {
+	v, _ := r.get(key)
+	return v
+}

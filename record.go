@@ -3,6 +3,10 @@ package ginsession
 import (
 	"bytes"
 	"encoding/binary"
+	"iter"
+	"maps"
+	"math"
+	"slices"
 )
 
 // A stored session is a msgpack array with a fixed-width header, so the
@@ -20,19 +24,104 @@ const (
 	offPersistent = 20
 )
 
+// packedMax is the most keys a decoded record reads in place. Sessions
+// usually hold a handful of keys: reading them where memcached's bytes
+// already are saves building a map on every request that only reads.
+const packedMax = 8
+
+// pair locates one stored key/value pair in record.src: the key's bytes
+// are src[key:val] and its raw msgpack value src[val:end].
+type pair struct{ key, val, end uint32 }
+
 // record is the decoded form of a stored session.
 type record struct {
 	created    int64 // Unix seconds
 	touched    int64 // Unix seconds of the last write (idle refresh)
 	persistent bool
-	values     map[string][]byte // raw msgpack per key
-	flashes    [][]byte          // raw msgpack per flash
+	// values maps each key to its raw msgpack value once the record has
+	// changed or was stored with more than packedMax keys. While it is nil,
+	// the pairs are read in place: pairs[:npairs] over src.
+	values  map[string][]byte
+	src     []byte
+	pairs   [packedMax]pair
+	npairs  int
+	flashes [][]byte // raw msgpack per flash
+}
+
+// get returns the raw value stored under key.
+func (r *record) get(key string) ([]byte, bool) {
+	if r.values != nil {
+		v, ok := r.values[key]
+		return v, ok
+	}
+	for _, p := range r.pairs[:r.npairs] {
+		if string(r.src[p.key:p.val]) == key {
+			return r.src[p.val:p.end:p.end], true
+		}
+	}
+	return nil, false
+}
+
+// count returns the number of keys.
+func (r *record) count() int {
+	if r.values != nil {
+		return len(r.values)
+	}
+	return r.npairs
+}
+
+// all yields every key and raw value, in no particular order.
+func (r *record) all() iter.Seq2[string, []byte] {
+	return func(yield func(string, []byte) bool) {
+		if r.values != nil {
+			for k, v := range r.values {
+				if !yield(k, v) {
+					return
+				}
+			}
+			return
+		}
+		for _, p := range r.pairs[:r.npairs] {
+			if !yield(string(r.src[p.key:p.val]), r.src[p.val:p.end:p.end]) {
+				return
+			}
+		}
+	}
+}
+
+// mutable returns the values map, building it from the in-place pairs on
+// the record's first change.
+func (r *record) mutable() map[string][]byte {
+	if r.values == nil {
+		values := make(map[string][]byte, r.npairs)
+		for k, v := range r.all() {
+			values[k] = v
+		}
+		r.values, r.npairs = values, 0
+	}
+	return r.values
+}
+
+// set stores the raw value under key.
+func (r *record) set(key string, raw []byte) {
+	r.mutable()[key] = raw
+}
+
+// del removes key.
+func (r *record) del(key string) {
+	delete(r.mutable(), key)
+}
+
+// clearValues removes every key.
+func (r *record) clearValues() {
+	r.values = map[string][]byte{}
+	r.npairs = 0
 }
 
 // encode appends the record's wire form to dst.
 func (r *record) encode(dst []byte) []byte {
 	size := recordHeader + 10
-	for k, v := range r.values {
+	for k, v := range r.all() {
 		size += 5 + len(k) + len(v)
 	}
 	for _, f := range r.flashes {
@@ -50,10 +139,15 @@ func (r *record) encode(dst []byte) []byte {
 	} else {
 		dst = append(dst, 0xc2)
 	}
-	dst = appendContainerLen(dst, len(r.values), 0x80, 0xde)
-	for k, v := range r.values {
-		dst = appendStr(dst, k)
-		dst = append(dst, v...)
+	dst = appendContainerLen(dst, r.count(), 0x80, 0xde)
+	if r.values != nil {
+		for k, v := range r.values {
+			dst = append(appendStr(dst, k), v...)
+		}
+	} else {
+		for _, p := range r.pairs[:r.npairs] {
+			dst = append(appendStr(dst, r.src[p.key:p.val]), r.src[p.val:p.end]...)
+		}
 	}
 	dst = appendContainerLen(dst, len(r.flashes), 0x90, 0xdc)
 	for _, f := range r.flashes {
@@ -75,7 +169,7 @@ func appendContainerLen(dst []byte, n int, fix, code16 byte) []byte {
 }
 
 // appendStr appends s as a msgpack string.
-func appendStr(dst []byte, s string) []byte {
+func appendStr[T string | []byte](dst []byte, s T) []byte {
 	switch n := len(s); {
 	case n < 32:
 		dst = append(dst, 0xa0|byte(n))
@@ -112,19 +206,31 @@ func decodeRecord(b []byte) (*record, error) {
 	if n > (len(b)-off)/2 {
 		return nil, errCorrupt
 	}
-	r.values = make(map[string][]byte, n)
+	packed := n <= packedMax && len(b) <= math.MaxUint32
+	if packed {
+		r.src = b
+	} else {
+		r.values = make(map[string][]byte, n)
+	}
 	for range n {
-		key, m, ok := strAtStart(b[off:])
+		k0, k1, ok := strBounds(b, off)
 		if !ok {
 			return nil, errCorrupt
 		}
-		off += m
-		m, err = skipValue(b[off:], 1)
+		m, err := skipValue(b[k1:], 1)
 		if err != nil {
 			return nil, err
 		}
-		r.values[key] = b[off : off+m : off+m]
-		off += m
+		off = k1 + m
+		if packed {
+			r.pairs[r.npairs] = pair{key: uint32(k0), val: uint32(k1), end: uint32(off)}
+			r.npairs++
+		} else {
+			r.values[string(b[k0:k1])] = b[k1:off:off]
+		}
+	}
+	if r.count() != n || (packed && hasDuplicateKey(b, r.pairs[:r.npairs])) {
+		return nil, errCorrupt // a key stored twice: not written by ginsession
 	}
 	n, m, err = containerLen(b[off:], 0x90, 0xdc)
 	if err != nil {
@@ -148,6 +254,18 @@ func decodeRecord(b []byte) (*record, error) {
 	return r, nil
 }
 
+// hasDuplicateKey reports whether two pairs name the same key.
+func hasDuplicateKey(b []byte, pairs []pair) bool {
+	for i, a := range pairs {
+		for _, c := range pairs[i+1:] {
+			if string(b[a.key:a.val]) == string(b[c.key:c.val]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // containerLen reads a map (fix 0x80) or array (fix 0x90) header and returns
 // the element count and the header's length.
 func containerLen(b []byte, fix, code16 byte) (n, size int, err error) {
@@ -165,15 +283,14 @@ func containerLen(b []byte, fix, code16 byte) (n, size int, err error) {
 	return 0, 0, errCorrupt
 }
 
-// clone returns a deep copy whose values no longer alias the stored bytes'
-// backing array (raw values are immutable, so sharing them is safe).
+// clone returns a copy that can be changed without changing r (raw values
+// are immutable, so sharing them is safe).
 func (r *record) clone() *record {
 	c := *r
-	c.values = make(map[string][]byte, len(r.values))
-	for k, v := range r.values {
-		c.values[k] = v
+	if r.values != nil {
+		c.values = maps.Clone(r.values)
 	}
-	c.flashes = append([][]byte(nil), r.flashes...)
+	c.flashes = slices.Clone(r.flashes)
 	return &c
 }
 

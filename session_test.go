@@ -78,7 +78,7 @@ func TestNewSessionCookieAndStorage(t *testing.T) {
 		if strings.Contains(string(item.Value), id) || strings.Contains(key, id) {
 			t.Error("memcached key or value reveals the session ID")
 		}
-		if a.storedRecord().values["user_name"] == nil {
+		if a.storedRecord().value("user_name") == nil {
 			t.Error("stored record lacks user_name")
 		}
 		// The next request reads it back with one Get and writes nothing.
@@ -295,7 +295,7 @@ func TestSetUnencodableValue(t *testing.T) {
 	if saveErr == nil || !strings.Contains(saveErr.Error(), `"bad"`) {
 		t.Fatalf("Save error %v does not name the key", saveErr)
 	}
-	if r := a.storedRecord(); r == nil || r.values["good"] == nil {
+	if r := a.storedRecord(); r == nil || r.value("good") == nil {
 		t.Error("the valid change was not stored")
 	}
 	if !strings.Contains(a.logs.String(), "bad") {
@@ -457,7 +457,7 @@ func TestDestroy(t *testing.T) {
 		if a.cookie == "" || a.cookie == oldCookie {
 			t.Fatal("no fresh session cookie after Destroy+AddFlash")
 		}
-		if r := a.storedRecord(); r == nil || len(r.flashes) != 1 || len(r.values) != 0 {
+		if r := a.storedRecord(); r == nil || len(r.flashes) != 1 || r.count() != 0 {
 			t.Errorf("fresh session stored wrongly: %+v", r)
 		}
 	})
@@ -482,14 +482,14 @@ func TestTooLarge(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Errorf("a Save error handled by the handler must not replace its response: %d", rec.Code)
 		}
-		if got := a.storedRecord().values["k"]; string(got) != "\xa5small" {
+		if got := a.storedRecord().value("k"); string(got) != "\xa5small" {
 			t.Errorf("stored session changed: %q", got)
 		}
 		rec = a.get("/big-auto")
 		if rec.Code != http.StatusServiceUnavailable {
 			t.Errorf("automatic commit of an oversized session: status %d, want the ErrorHandler's 503", rec.Code)
 		}
-		if got := a.storedRecord().values["k"]; string(got) != "\xa5small" {
+		if got := a.storedRecord().value("k"); string(got) != "\xa5small" {
 			t.Errorf("stored session changed: %q", got)
 		}
 	})
@@ -507,7 +507,7 @@ func TestDefaultMaxSizeFitsMemcached(t *testing.T) {
 	if saveErr != nil {
 		t.Fatalf("a session just under DefaultMaxSize was refused: %v", saveErr)
 	}
-	if r := a.storedRecord(); r == nil || len(r.values["blob"]) < DefaultMaxSize-200 {
+	if r := a.storedRecord(); r == nil || len(r.value("blob")) < DefaultMaxSize-200 {
 		t.Fatal("memcached did not keep a session just under DefaultMaxSize")
 	}
 }

@@ -97,11 +97,11 @@ func TestChangesAfterHeader(t *testing.T) {
 	if saveErr != nil {
 		t.Errorf("Save on an existing session after the header: %v", saveErr)
 	}
-	if got := string(a.storedRecord().values["late"]); got != "\xa3yes" {
+	if got := string(a.storedRecord().value("late")); got != "\xa3yes" {
 		t.Errorf("late change not stored: %q", got)
 	}
 	a.get("/late-auto")
-	if got := string(a.storedRecord().values["late"]); got != "\xa4auto" {
+	if got := string(a.storedRecord().value("late")); got != "\xa4auto" {
 		t.Errorf("late automatic change not stored: %q", got)
 	}
 }
@@ -137,7 +137,7 @@ func TestHijackAndFlushPassThrough(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	if a.storedRecord().values["upgraded"] == nil {
+	if a.storedRecord().value("upgraded") == nil {
 		t.Error("session change before Hijack was not stored")
 	}
 }
