@@ -92,7 +92,10 @@ func (w *discardWriter) WriteHeader(code int) {
 		w.code = code
 	}
 }
-func (w *discardWriter) Write(p []byte) (int, error) { w.WriteHeader(http.StatusOK); return len(p), nil }
+func (w *discardWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(p), nil
+}
 
 func BenchmarkOverhead(b *testing.B) {
 	for _, route := range []string{"read", "write", "untouched"} {
