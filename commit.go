@@ -168,19 +168,18 @@ func backoff(attempt int) {
 }
 
 // replay applies this request's changes to a freshly read record: a clear,
-// then deleted keys, then set keys (last writer wins per key), flash
-// messages consumed and added, and the persistence flag.
+// then the last set or delete of each key it changed (last writer wins per
+// key), flash messages consumed and added, and the persistence flag.
 func (s *Session) replay(fresh *record) *record {
 	out := fresh.clone()
 	if s.ch.cleared {
 		out.clearValues()
 	}
-	for k := range s.ch.dels {
-		out.del(k)
-	}
-	for k := range s.ch.sets {
-		if v, ok := s.rec.get(k); ok {
-			out.set(k, v)
+	for _, e := range s.ch.edits {
+		if !e.set {
+			out.del(e.key)
+		} else if v, ok := s.rec.get(e.key); ok {
+			out.set(e.key, v)
 		}
 	}
 	out.flashes = append(removeFlashes(out.flashes, s.ch.flashTaken), s.ch.flashAdded...)

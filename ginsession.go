@@ -83,12 +83,17 @@ type Session struct {
 type changes struct {
 	dirty      bool
 	cleared    bool
-	sets       map[string]struct{}
-	dels       map[string]struct{}
+	edits      []edit // the last set or delete of each key changed
 	flashAdded [][]byte
 	flashTaken [][]byte
 	persistent bool
 	remerge    bool // the local record holds failed edits: rebuild from the store
+}
+
+// edit is a set (or delete) of one key.
+type edit struct {
+	key string
+	set bool
 }
 
 // Default returns the request's session. It panics with a message naming the
@@ -284,17 +289,16 @@ func (s *Session) Set(key string, value any) {
 	s.touch()
 }
 
-// mark records a set (or delete) of key.
+// mark records a set (or delete) of key. A request changes few keys, so a
+// slice searched linearly beats a map here.
 func (ch *changes) mark(key string, set bool) {
-	add, drop := &ch.sets, &ch.dels
-	if !set {
-		add, drop = drop, add
+	for i := range ch.edits {
+		if ch.edits[i].key == key {
+			ch.edits[i].set = set
+			return
+		}
 	}
-	if *add == nil {
-		*add = map[string]struct{}{}
-	}
-	(*add)[key] = struct{}{}
-	delete(*drop, key)
+	ch.edits = append(ch.edits, edit{key: key, set: set})
 }
 
 // Delete removes key.
@@ -321,7 +325,7 @@ func (s *Session) Clear() {
 	s.rec.clearValues()
 	s.rec.flashes = nil
 	s.ch.cleared = true
-	s.ch.sets, s.ch.dels, s.ch.flashAdded = nil, nil, nil
+	s.ch.edits, s.ch.flashAdded = nil, nil
 	s.touch()
 }
 

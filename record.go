@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"iter"
 	"maps"
-	"math"
 	"slices"
 )
 
@@ -24,28 +23,36 @@ const (
 	offPersistent = 20
 )
 
-// packedMax is the most keys a decoded record reads in place. Sessions
-// usually hold a handful of keys: reading them where memcached's bytes
-// already are saves building a map on every request that only reads.
-const packedMax = 8
+// smallMax is the most keys a record holds without a map. Sessions usually
+// hold a handful of keys: keeping them in a small array, with keys and values
+// pointing into memcached's bytes, saves building a map on every request.
+const smallMax = 8
 
-// pair locates one stored key/value pair in record.src: the key's bytes
-// are src[key:val] and its raw msgpack value src[val:end].
-type pair struct{ key, val, end uint32 }
+// pair is one key and its raw msgpack value. Both usually alias the stored
+// bytes; neither is ever modified in place.
+type pair struct{ key, val []byte }
 
 // record is the decoded form of a stored session.
 type record struct {
 	created    int64 // Unix seconds
 	touched    int64 // Unix seconds of the last write (idle refresh)
 	persistent bool
-	// values maps each key to its raw msgpack value once the record has
-	// changed or was stored with more than packedMax keys. While it is nil,
-	// the pairs are read in place: pairs[:npairs] over src.
+	// The values: small[:nsmall] while values is nil; values (key → raw
+	// msgpack) once the record has held more than smallMax keys.
+	small   [smallMax]pair
+	nsmall  int
 	values  map[string][]byte
-	src     []byte
-	pairs   [packedMax]pair
-	npairs  int
 	flashes [][]byte // raw msgpack per flash
+}
+
+// find returns the index of key in small, or -1.
+func (r *record) find(key string) int {
+	for i, p := range r.small[:r.nsmall] {
+		if string(p.key) == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // get returns the raw value stored under key.
@@ -54,10 +61,8 @@ func (r *record) get(key string) ([]byte, bool) {
 		v, ok := r.values[key]
 		return v, ok
 	}
-	for _, p := range r.pairs[:r.npairs] {
-		if string(r.src[p.key:p.val]) == key {
-			return r.src[p.val:p.end:p.end], true
-		}
+	if i := r.find(key); i >= 0 {
+		return r.small[i].val, true
 	}
 	return nil, false
 }
@@ -67,7 +72,7 @@ func (r *record) count() int {
 	if r.values != nil {
 		return len(r.values)
 	}
-	return r.npairs
+	return r.nsmall
 }
 
 // all yields every key and raw value, in no particular order.
@@ -81,48 +86,64 @@ func (r *record) all() iter.Seq2[string, []byte] {
 			}
 			return
 		}
-		for _, p := range r.pairs[:r.npairs] {
-			if !yield(string(r.src[p.key:p.val]), r.src[p.val:p.end:p.end]) {
+		for _, p := range r.small[:r.nsmall] {
+			if !yield(string(p.key), p.val) {
 				return
 			}
 		}
 	}
 }
 
-// mutable returns the values map, building it from the in-place pairs on
-// the record's first change.
-func (r *record) mutable() map[string][]byte {
-	if r.values == nil {
-		values := make(map[string][]byte, r.npairs)
-		for k, v := range r.all() {
-			values[k] = v
-		}
-		r.values, r.npairs = values, 0
-	}
-	return r.values
-}
-
-// set stores the raw value under key.
+// set stores the raw value under key, moving the values to a map when
+// they outgrow the small array.
 func (r *record) set(key string, raw []byte) {
-	r.mutable()[key] = raw
+	if r.values == nil {
+		if i := r.find(key); i >= 0 {
+			r.small[i].val = raw
+			return
+		}
+		if r.nsmall < smallMax {
+			r.small[r.nsmall] = pair{key: []byte(key), val: raw}
+			r.nsmall++
+			return
+		}
+		r.values = make(map[string][]byte, 2*smallMax)
+		for _, p := range r.small[:r.nsmall] {
+			r.values[string(p.key)] = p.val
+		}
+		r.small, r.nsmall = [smallMax]pair{}, 0
+	}
+	r.values[key] = raw
 }
 
 // del removes key.
 func (r *record) del(key string) {
-	delete(r.mutable(), key)
+	if r.values != nil {
+		delete(r.values, key)
+		return
+	}
+	if i := r.find(key); i >= 0 {
+		copy(r.small[i:r.nsmall], r.small[i+1:r.nsmall])
+		r.nsmall--
+		r.small[r.nsmall] = pair{}
+	}
 }
 
 // clearValues removes every key.
 func (r *record) clearValues() {
-	r.values = map[string][]byte{}
-	r.npairs = 0
+	r.small, r.nsmall, r.values = [smallMax]pair{}, 0, nil
 }
 
 // encode appends the record's wire form to dst.
 func (r *record) encode(dst []byte) []byte {
 	size := recordHeader + 10
-	for k, v := range r.all() {
-		size += 5 + len(k) + len(v)
+	if r.values != nil {
+		for k, v := range r.values {
+			size += 5 + len(k) + len(v)
+		}
+	}
+	for _, p := range r.small[:r.nsmall] {
+		size += 5 + len(p.key) + len(p.val)
 	}
 	for _, f := range r.flashes {
 		size += len(f)
@@ -140,14 +161,11 @@ func (r *record) encode(dst []byte) []byte {
 		dst = append(dst, 0xc2)
 	}
 	dst = appendContainerLen(dst, r.count(), 0x80, 0xde)
-	if r.values != nil {
-		for k, v := range r.values {
-			dst = append(appendStr(dst, k), v...)
-		}
-	} else {
-		for _, p := range r.pairs[:r.npairs] {
-			dst = append(appendStr(dst, r.src[p.key:p.val]), r.src[p.val:p.end]...)
-		}
+	for k, v := range r.values {
+		dst = append(appendStr(dst, k), v...)
+	}
+	for _, p := range r.small[:r.nsmall] {
+		dst = append(appendStr(dst, p.key), p.val...)
 	}
 	dst = appendContainerLen(dst, len(r.flashes), 0x90, 0xdc)
 	for _, f := range r.flashes {
@@ -206,10 +224,7 @@ func decodeRecord(b []byte) (*record, error) {
 	if n > (len(b)-off)/2 {
 		return nil, errCorrupt
 	}
-	packed := n <= packedMax && len(b) <= math.MaxUint32
-	if packed {
-		r.src = b
-	} else {
+	if n > smallMax {
 		r.values = make(map[string][]byte, n)
 	}
 	for range n {
@@ -222,14 +237,15 @@ func decodeRecord(b []byte) (*record, error) {
 			return nil, err
 		}
 		off = k1 + m
-		if packed {
-			r.pairs[r.npairs] = pair{key: uint32(k0), val: uint32(k1), end: uint32(off)}
-			r.npairs++
+		key, val := b[k0:k1:k1], b[k1:off:off]
+		if r.values != nil {
+			r.values[string(key)] = val
 		} else {
-			r.values[string(b[k0:k1])] = b[k1:off:off]
+			r.small[r.nsmall] = pair{key: key, val: val}
+			r.nsmall++
 		}
 	}
-	if r.count() != n || (packed && hasDuplicateKey(b, r.pairs[:r.npairs])) {
+	if r.count() != n || hasDuplicateKey(r.small[:r.nsmall]) {
 		return nil, errCorrupt // a key stored twice: not written by ginsession
 	}
 	n, m, err = containerLen(b[off:], 0x90, 0xdc)
@@ -255,10 +271,10 @@ func decodeRecord(b []byte) (*record, error) {
 }
 
 // hasDuplicateKey reports whether two pairs name the same key.
-func hasDuplicateKey(b []byte, pairs []pair) bool {
+func hasDuplicateKey(pairs []pair) bool {
 	for i, a := range pairs {
 		for _, c := range pairs[i+1:] {
-			if string(b[a.key:a.val]) == string(b[c.key:c.val]) {
+			if bytes.Equal(a.key, c.key) {
 				return true
 			}
 		}
