@@ -1,7 +1,7 @@
 // Command ratios reads raw `go test -bench -benchmem` output of the
 // ginsession comparison benchmarks and prints the median of every
 // benchmark, the ratios between contenders, and PASS/FAIL against the
-// performance targets of DESIGN.md section 4:
+// project's performance targets:
 //
 //   - ginsession read and write within 1.15x of the floor's ns/op;
 //   - ginsession at least 1.5x faster than gin-contrib/sessions on read and write;
@@ -257,7 +257,7 @@ func (r *report) check(target, measured, limit string, pass, ok bool) {
 }
 
 func (r *report) targets() {
-	fmt.Fprintln(r.w, "Targets (DESIGN.md §4), on medians:")
+	fmt.Fprintln(r.w, "Targets, on medians:")
 	fmt.Fprintln(r.w)
 	fmt.Fprintln(r.w, "| target | measured | limit | result |")
 	fmt.Fprintln(r.w, "|---|---:|---:|---|")
