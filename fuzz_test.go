@@ -349,6 +349,19 @@ func FuzzDecodeValue(f *testing.F) {
 		if !bytes.Equal(in, b) {
 			t.Fatal("decodeValue modified its input")
 		}
+		// The unboxed paths of GetString and GetInt64 agree with decodeValue.
+		if str, n, ok := strAtStart(b); ok && n == len(b) && (err != nil || v != any(str)) {
+			t.Fatalf("strAtStart(%x) = %q but decodeValue gives %#v, %v", b, str, v, err)
+		}
+		if i, u, big, n, ok := intAt(b); ok && n == len(b) {
+			want := any(i)
+			if big {
+				want = u
+			}
+			if err != nil || v != want {
+				t.Fatalf("intAt(%x) = %#v but decodeValue gives %#v, %v", b, want, v, err)
+			}
+		}
 		if err != nil {
 			return
 		}

@@ -176,6 +176,47 @@ func TestBadCookiesAreIgnoredWithoutStoreAccess(t *testing.T) {
 	}
 }
 
+// TestCookieHeaderParsing: the session cookie is found wherever net/http
+// would find it: among other cookies, in a second Cookie header, with
+// spaces or double quotes around the value, and only under its exact name.
+func TestCookieHeaderParsing(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	a.engine.GET("/me", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
+	a.get("/login")
+	value := a.cookie
+	a.cookie = "" // the cases below send their own headers
+	forged := newCookieCodec("session_id", strings.Repeat("x", 32), nil).encode(newID())
+	cases := []struct {
+		name    string
+		headers []string // Cookie header lines
+		want    string
+	}{
+		{"alone", []string{"session_id=" + value}, "alice"},
+		{"among others", []string{"a=1; session_id=" + value + "; b=2"}, "alice"},
+		{"second header", []string{"a=1", "session_id=" + value}, "alice"},
+		{"spaces", []string{"  a=1 ;  session_id=" + value + "  "}, "alice"},
+		{"quoted", []string{`session_id="` + value + `"`}, "alice"},
+		{"after a forged one", []string{"session_id=" + forged + "; session_id=" + value}, "alice"},
+		{"prefix of the name", []string{"xsession_id=" + value}, ""},
+		{"name with suffix", []string{"session_id2=" + value}, ""},
+		{"no equals sign", []string{"session_id" + value}, ""},
+		{"past the candidate limit", []string{strings.Repeat("session_id=junk; ", maxCandidate) + "session_id=" + value}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			header := make([]string, 0, 2*len(tc.headers))
+			for _, h := range tc.headers {
+				header = append(header, "Cookie", h)
+			}
+			rec := a.do(http.MethodGet, "/me", nil, header...)
+			if rec.Code != http.StatusOK || rec.Body.String() != tc.want {
+				t.Errorf("got %d %q, want %q", rec.Code, rec.Body.String(), tc.want)
+			}
+		})
+	}
+}
+
 func TestOldSecretAcceptedAndResigned(t *testing.T) {
 	client := NewMemoryClient()
 	prefix := uniquePrefix()
