@@ -49,7 +49,9 @@ const (
 // Default. Its methods may be called from goroutines the handler starts and
 // waits for, once the handler itself has used the session (the first call
 // loads it from memcached and, if the store fails, writes the error
-// response). Do not use it after the handler chain has returned. A store failure during that
+// response). A middleware installed before ginsession may still use it after
+// c.Next returns, but only Save stores changes made then (each such request
+// logs a warning); never use it once the request is over. A store failure during that
 // load replaces the response with Options.ErrorHandler's (503 by default);
 // the session then reads as empty and nothing is written back.
 type Session struct {
@@ -73,6 +75,8 @@ type Session struct {
 	refresh  bool   // idle deadline due to be pushed forward
 	setErr   error  // values that failed to encode since the last Save
 	reported bool   // the load error response was sent
+	done     bool   // the middleware has finished: nothing commits automatically
+	warned   bool   // a change after done was logged
 	keyID    string // the ID whose memcached key is keyVal
 	keyVal   string
 	vary     [1]string // backing for the Vary header this session adds
@@ -209,6 +213,10 @@ func (s *Session) respondError(err error) {
 
 // touch marks the session changed and gives a new session its ID.
 func (s *Session) touch() {
+	if s.done && !s.warned {
+		s.warned = true
+		s.m.opts.Logger.Warn("ginsession: session changed after its middleware finished; call Save to store the change")
+	}
 	s.ch.dirty = true
 	if s.id == "" {
 		s.id = newID()
@@ -541,6 +549,11 @@ func (s *Session) beforeHeader() {
 
 // finish runs after the handler chain: it commits what is still pending.
 func (s *Session) finish() {
+	defer func() {
+		s.mu.Lock()
+		s.done = true
+		s.mu.Unlock()
+	}()
 	if s.w.mode != modeHook {
 		return
 	}

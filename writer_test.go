@@ -141,3 +141,48 @@ func TestHijackAndFlushPassThrough(t *testing.T) {
 		t.Error("session change before Hijack was not stored")
 	}
 }
+
+// TestChangesAfterTheMiddlewareFinished: a middleware installed before
+// ginsession can still read the session after the chain, and Save stores
+// its changes; such a change is logged (with the hint to call Save), so one
+// that is never saved is not lost silently.
+func TestChangesAfterTheMiddlewareFinished(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	var seen string
+	var saveErr error
+	a.engine = gin.New()
+	a.engine.Use(func(c *gin.Context) {
+		c.Next()
+		s := Default(c)
+		seen = s.GetString("user_name")
+		switch c.FullPath() {
+		case "/after-save":
+			s.Set("after", "saved")
+			saveErr = s.Save()
+		case "/after-nosave":
+			s.Set("after", "lost")
+		}
+	}, a.m.Handler())
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	a.engine.GET("/after-save", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+	a.engine.GET("/after-nosave", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+
+	a.get("/login")
+	if seen != "alice" {
+		t.Fatalf("outer middleware read %q after the chain, want alice", seen)
+	}
+	a.get("/after-save")
+	if saveErr != nil {
+		t.Fatalf("Save after the chain: %v", saveErr)
+	}
+	if got := string(a.storedRecord().value("after")); got != "\xa5saved" {
+		t.Fatalf("change saved after the chain: stored %q", got)
+	}
+	a.get("/after-nosave")
+	if got := string(a.storedRecord().value("after")); got != "\xa5saved" {
+		t.Fatalf("an unsaved late change reached the store: %q", got)
+	}
+	if !strings.Contains(a.logs.String(), "changed after its middleware finished") {
+		t.Errorf("an unsaved late change was dropped without a log line; logs:\n%s", a.logs.String())
+	}
+}
