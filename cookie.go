@@ -135,10 +135,12 @@ func storageKey(prefix, id string) string {
 }
 
 // requestCookies calls match with the value of each cookie called name in
-// the request's Cookie headers, in order, parsed as net/http parses them
-// (whitespace trimmed, one pair of double quotes removed), until match
-// returns true or max values were tried. Unlike Request.CookiesNamed it
-// allocates nothing. It reports whether match returned true.
+// the request's Cookie headers, in order, until match returns true or max
+// values were tried. It reports whether match returned true. Values are
+// parsed much as net/http does (whitespace trimmed, one pair of double
+// quotes removed) but not checked byte by byte: match (the strict cookie
+// decoder) rejects anything net/http would, and a value it accepts is one
+// net/http accepts too. Unlike Request.CookiesNamed it allocates nothing.
 func requestCookies(h http.Header, name string, max int, match func(value string) bool) bool {
 	tried := 0
 	for _, line := range h["Cookie"] {

@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -35,6 +36,9 @@ func TestMemcachedStoppedAndRestarted(t *testing.T) {
 	}
 	if rec.Header().Get("Set-Cookie") != "" {
 		t.Error("a failed request touched the cookie")
+	}
+	if rec.Header().Get("Vary") != "Cookie" {
+		t.Errorf("the error response depends on the cookie but has Vary %q", rec.Header().Get("Vary"))
 	}
 	if rec := a.get("/plain"); rec.Code != http.StatusOK || rec.Body.String() != "plain" {
 		t.Errorf("a route without the session failed while memcached was down: %d", rec.Code)
@@ -261,4 +265,41 @@ func TestCorruptOrForeignStoredValues(t *testing.T) {
 			t.Error("corrupt records were not logged")
 		}
 	})
+}
+
+// panickingClient panics on every write, as a broken custom Client might.
+type panickingClient struct{ Client }
+
+func (panickingClient) Add(*memcache.Item) error            { panic("store exploded") }
+func (panickingClient) CompareAndSwap(*memcache.Item) error { panic("store exploded") }
+
+// TestPanickingClientDoesNotHang: a panic in the commit reaches a recovery
+// middleware, whose error response goes out without re-entering the commit,
+// and reaches net/http without one; neither hangs on the session's lock.
+func TestPanickingClientDoesNotHang(t *testing.T) {
+	a := newApp(t, panickingClient{NewMemoryClient()}, Options{})
+	handler := func(c *gin.Context) {
+		Default(c).Set("user_name", "alice")
+		c.String(http.StatusOK, "ok")
+	}
+	a.engine = gin.New()
+	a.engine.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}), a.m.Handler())
+	a.engine.GET("/", handler)
+	if rec := a.get("/"); rec.Code != http.StatusInternalServerError || a.cookie != "" {
+		t.Errorf("with recovery: %d, cookie %q; want the recovery's 500 and no cookie", rec.Code, a.cookie)
+	}
+
+	a.engine = gin.New()
+	a.engine.Use(a.m.Handler())
+	a.engine.GET("/", handler)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("without recovery: the client's panic did not reach the server")
+			}
+		}()
+		a.get("/")
+	}()
 }

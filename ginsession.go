@@ -50,8 +50,9 @@ const (
 // waits for, once the handler itself has used the session (the first call
 // loads it from memcached and, if the store fails, writes the error
 // response). A middleware installed before ginsession may still use it after
-// c.Next returns, but only Save stores changes made then (each such request
-// logs a warning); never use it once the request is over. A store failure during that
+// c.Next returns: its changes are stored when it then writes the response,
+// but once the response has started only Save stores them (each such request
+// logs a warning). Never use it once the request is over. A store failure during that
 // load replaces the response with Options.ErrorHandler's (503 by default);
 // the session then reads as empty and nothing is written back.
 type Session struct {
@@ -75,7 +76,7 @@ type Session struct {
 	refresh  bool   // idle deadline due to be pushed forward
 	setErr   error  // values that failed to encode since the last Save
 	reported bool   // the load error response was sent
-	done     bool   // the middleware has finished: nothing commits automatically
+	done     bool   // the middleware has finished: only the header hook or Save commits
 	warned   bool   // a change after done was logged
 	keyID    string // the ID whose memcached key is keyVal
 	keyVal   string
@@ -126,8 +127,10 @@ func (s *Session) begin() bool {
 		if s.loadErr != nil && !s.reported {
 			s.reported = true
 			s.mu.Unlock()
-			s.respondError(s.loadErr)
-			s.mu.Lock()
+			func() {
+				defer s.mu.Lock() // relocked even if the ErrorHandler panics
+				s.respondError(s.loadErr)
+			}()
 		}
 	}
 	return s.loadErr == nil
@@ -205,6 +208,9 @@ func (s *Session) respondError(err error) {
 		s.m.opts.Logger.Error("ginsession: session store failed after the response started", "error", err)
 		return
 	}
+	s.mu.Lock()
+	s.addVary(s.w.Header()) // an ErrorHandler may send a cacheable page
+	s.mu.Unlock()
 	s.w.mode = modePassthrough
 	s.m.opts.ErrorHandler(c, err)
 	s.w.mode = modeDiscard
@@ -213,9 +219,9 @@ func (s *Session) respondError(err error) {
 
 // touch marks the session changed and gives a new session its ID.
 func (s *Session) touch() {
-	if s.done && !s.warned {
+	if s.done && !s.warned && s.w.Written() {
 		s.warned = true
-		s.m.opts.Logger.Warn("ginsession: session changed after its middleware finished; call Save to store the change")
+		s.m.opts.Logger.Warn("ginsession: session changed after its middleware finished and the response started; call Save to store the change")
 	}
 	s.ch.dirty = true
 	if s.id == "" {
@@ -536,36 +542,48 @@ func (s *Session) storedKey() string {
 // goroutine writing it, and adds "Vary: Cookie" when the session was used.
 // A store failure replaces the response with the ErrorHandler's.
 func (s *Session) beforeHeader() {
-	s.mu.Lock()
-	if s.loaded {
-		s.addVary(s.w.Header())
-	}
-	err := s.commitLocked(true)
-	s.mu.Unlock()
+	// Passthrough while committing: if the commit panics (a custom Client
+	// or Logger), a recovery middleware's error response must not re-enter
+	// it.
+	s.w.mode = modePassthrough
+	err := s.commitBeforeHeader()
+	s.w.mode = modeHook
 	if err != nil {
 		s.respondError(err)
 	}
 }
 
+// commitBeforeHeader adds "Vary: Cookie" to a used session's response and
+// commits with the cookie.
+func (s *Session) commitBeforeHeader() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loaded {
+		s.addVary(s.w.Header())
+	}
+	return s.commitLocked(true)
+}
+
+// commitAfterHeader commits once the response has started (no cookie).
+func (s *Session) commitAfterHeader() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commitLocked(false)
+}
+
 // finish runs after the handler chain: it commits what is still pending.
 func (s *Session) finish() {
-	defer func() {
-		s.mu.Lock()
-		s.done = true
-		s.mu.Unlock()
-	}()
-	if s.w.mode != modeHook {
-		return
-	}
-	if !s.w.Written() {
+	switch {
+	case s.w.mode != modeHook:
+	case !s.w.Written():
 		s.beforeHeader()
-		return
+	default:
+		if err := s.commitAfterHeader(); err != nil {
+			_ = s.c.Error(err)
+			s.m.opts.Logger.Error("ginsession: session not saved after the response was sent", "error", err)
+		}
 	}
 	s.mu.Lock()
-	err := s.commitLocked(false)
+	s.done = true
 	s.mu.Unlock()
-	if err != nil {
-		_ = s.c.Error(err)
-		s.m.opts.Logger.Error("ginsession: session not saved after the response was sent", "error", err)
-	}
 }

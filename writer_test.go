@@ -161,8 +161,12 @@ func TestChangesAfterTheMiddlewareFinished(t *testing.T) {
 			saveErr = s.Save()
 		case "/after-nosave":
 			s.Set("after", "lost")
+		case "/after-auto": // the chain wrote nothing: this middleware responds
+			s.Set("after", "auto")
+			c.String(http.StatusOK, "from the outer middleware")
 		}
 	}, a.m.Handler())
+	a.engine.GET("/after-auto", func(*gin.Context) {})
 	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
 	a.engine.GET("/after-save", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	a.engine.GET("/after-nosave", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
@@ -170,6 +174,13 @@ func TestChangesAfterTheMiddlewareFinished(t *testing.T) {
 	a.get("/login")
 	if seen != "alice" {
 		t.Fatalf("outer middleware read %q after the chain, want alice", seen)
+	}
+	a.get("/after-auto")
+	if got := string(a.storedRecord().value("after")); got != "\xa4auto" {
+		t.Fatalf("change made before the outer middleware responded: stored %q", got)
+	}
+	if strings.Contains(a.logs.String(), "changed after its middleware finished") {
+		t.Fatal("a change stored by the pre-header hook was reported as needing Save")
 	}
 	a.get("/after-save")
 	if saveErr != nil {
