@@ -564,26 +564,25 @@ func (s *Session) commitBeforeHeader() error {
 	return s.commitLocked(true)
 }
 
-// commitAfterHeader commits once the response has started (no cookie).
-func (s *Session) commitAfterHeader() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.commitLocked(false)
-}
-
 // finish runs after the handler chain: it commits what is still pending.
 func (s *Session) finish() {
-	switch {
-	case s.w.mode != modeHook:
-	case !s.w.Written():
+	if s.w.mode == modeHook && !s.w.Written() {
 		s.beforeHeader()
-	default:
-		if err := s.commitAfterHeader(); err != nil {
-			_ = s.c.Error(err)
-			s.m.opts.Logger.Error("ginsession: session not saved after the response was sent", "error", err)
-		}
 	}
+	if err := s.close(); err != nil {
+		_ = s.c.Error(err)
+		s.m.opts.Logger.Error("ginsession: session not saved after the response was sent", "error", err)
+	}
+}
+
+// close marks the middleware finished and commits what changed after the
+// response started (the cookie can no longer be sent).
+func (s *Session) close() error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.done = true
-	s.mu.Unlock()
+	if s.w.mode != modeHook || !s.w.Written() {
+		return nil
+	}
+	return s.commitLocked(false)
 }
