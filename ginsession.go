@@ -52,9 +52,9 @@ const (
 // response). A middleware installed before ginsession may still use it after
 // c.Next returns: its changes are stored when it then writes the response,
 // but once the response has started only Save stores them (each such request
-// logs a warning). Never use it once the request is over. A store failure during that
-// load replaces the response with Options.ErrorHandler's (503 by default);
-// the session then reads as empty and nothing is written back.
+// logs a warning). Never use it once the request is over. A store failure
+// during that load replaces the response with Options.ErrorHandler's (503 by
+// default); the session then reads as empty and nothing is written back.
 type Session struct {
 	mu sync.Mutex
 	m  *Manager

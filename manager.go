@@ -162,9 +162,9 @@ func (m *Manager) refreshDue(r *record, now time.Time) bool {
 	return now.Unix()-r.touched >= int64(m.opts.IdleTimeout/time.Second/4)
 }
 
-// load fetches and decodes the session stored under key. It returns (nil, 0, nil) when the
-// session does not exist, is expired, or holds bytes that are not a valid
-// record (logged); an error only for store failures.
+// load fetches and decodes the session stored under key. It returns
+// (nil, 0, nil) when the session does not exist, is expired, or holds bytes
+// that are not a valid record (logged); an error only for store failures.
 func (m *Manager) load(key string, now time.Time) (*record, uint64, error) {
 	item, err := m.client.Get(key)
 	if errors.Is(err, memcache.ErrCacheMiss) {

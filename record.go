@@ -137,10 +137,8 @@ func (r *record) clearValues() {
 // encode appends the record's wire form to dst.
 func (r *record) encode(dst []byte) []byte {
 	size := recordHeader + 10
-	if r.values != nil {
-		for k, v := range r.values {
-			size += 5 + len(k) + len(v)
-		}
+	for k, v := range r.values {
+		size += 5 + len(k) + len(v)
 	}
 	for _, p := range r.small[:r.nsmall] {
 		size += 5 + len(p.key) + len(p.val)
