@@ -46,20 +46,27 @@ const (
 )
 
 // Session is one request's view of a server-side session. Get it with
-// Default. Its methods may be called from goroutines the handler starts and
-// waits for, once the handler itself has used the session (the first call
-// loads it from memcached and, if the store fails, writes the error
-// response). A middleware installed before ginsession may still use it after
-// c.Next returns: its changes are stored when it then writes the response,
-// but once the response has started only Save stores them (each such request
-// logs a warning). Never use it once the request is over. A store failure
-// during that load replaces the response with Options.ErrorHandler's (503 by
-// default); the session then reads as empty and nothing is written back.
+// Default. The first method call loads it from memcached; if the store
+// fails, the response is replaced with Options.ErrorHandler's (503 by
+// default), the session reads as empty and nothing is written back. Its
+// methods may be called from goroutines the handler starts and waits for,
+// once the handler itself has used the session.
+//
+// Once ginsession's middleware has finished, the session no longer touches
+// the response on its own, since gin may already have handed it to another
+// request. A middleware installed before ginsession may still change the
+// session: the change is stored if that middleware then writes the response,
+// or by Save, which stores an existing session without re-sending its
+// cookie and returns ErrHeaderWritten for a new or regenerated one. A
+// change that neither stores is logged. The same holds for a goroutine that
+// keeps the session past its request: it reads and saves its own visitor's
+// session, and a store failure is only returned to it.
 type Session struct {
-	mu sync.Mutex
-	m  *Manager
-	c  *gin.Context
-	w  commitWriter
+	mu  sync.Mutex
+	m   *Manager
+	c   *gin.Context  // only while the middleware runs: gin recycles it
+	req *http.Request // the request as the middleware saw it: its cookie
+	w   commitWriter
 
 	loaded   bool
 	loadErr  error
@@ -77,6 +84,7 @@ type Session struct {
 	setErr   error  // values that failed to encode since the last Save
 	reported bool   // the load error response was sent
 	done     bool   // the middleware has finished: only the header hook or Save commits
+	sent     bool   // done, and the response had started (or the hook ran since)
 	warned   bool   // a change after done was logged
 	keyID    string // the ID whose memcached key is keyVal
 	keyVal   string
@@ -126,6 +134,12 @@ func (s *Session) begin() bool {
 		s.loadLocked()
 		if s.loadErr != nil && !s.reported {
 			s.reported = true
+			if s.done {
+				// The response may be over and the gin.Context recycled: the
+				// error goes to the caller only.
+				s.m.opts.Logger.Error("ginsession: session store failed after its middleware finished", "error", s.loadErr)
+				return false
+			}
 			s.mu.Unlock()
 			func() {
 				defer s.mu.Lock() // relocked even if the ErrorHandler panics
@@ -165,7 +179,7 @@ func (s *Session) loadLocked() {
 // cookieID returns the ID of the first of our cookies that verifies. Forged,
 // malformed and oversized cookies are ignored without any store access.
 func (s *Session) cookieID() (id string, current, ok bool) {
-	ok = requestCookies(s.c.Request.Header, s.m.opts.CookieName, maxCandidate, func(value string) bool {
+	ok = requestCookies(s.req.Header, s.m.opts.CookieName, maxCandidate, func(value string) bool {
 		var valid bool
 		id, current, valid = s.m.cookies.decode(value)
 		return valid
@@ -219,7 +233,7 @@ func (s *Session) respondError(err error) {
 
 // touch marks the session changed and gives a new session its ID.
 func (s *Session) touch() {
-	if s.done && !s.warned && s.w.Written() {
+	if s.done && !s.warned && s.sent {
 		s.warned = true
 		s.m.opts.Logger.Warn("ginsession: session changed after its middleware finished and the response started; call Save to store the change")
 	}
@@ -454,7 +468,9 @@ func (s *Session) Save() error {
 	if !s.begin() {
 		return s.loadErr
 	}
-	err := s.commitLocked(!s.w.Written())
+	// Once the middleware has finished, the response may belong to another
+	// request (gin recycles it): Save then stores without a cookie.
+	err := s.commitLocked(!s.done && !s.w.Written())
 	if err != nil {
 		s.dropChanges()
 	}
@@ -558,6 +574,7 @@ func (s *Session) beforeHeader() {
 func (s *Session) commitBeforeHeader() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sent = s.done // a late hook: changes after this need Save
 	if s.loaded {
 		s.addVary(s.w.Header())
 	}
@@ -581,7 +598,8 @@ func (s *Session) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.done = true
-	if s.w.mode != modeHook || !s.w.Written() {
+	s.sent = s.w.mode != modeHook || s.w.Written()
+	if !s.sent {
 		return nil
 	}
 	return s.commitLocked(false)

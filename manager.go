@@ -100,7 +100,7 @@ func New(opts Options) gin.HandlerFunc {
 // memcached round trip.
 func (m *Manager) Handler() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s := &Session{m: m, c: c}
+		s := &Session{m: m, c: c, req: c.Request}
 		s.w.ResponseWriter = c.Writer
 		s.w.s = s
 		c.Writer = &s.w
