@@ -55,8 +55,7 @@ func (s *Session) commitLocked(canSendCookie bool) error {
 func (s *Session) store(now time.Time) error {
 	exp, ok := s.m.expiration(s.rec.created, now)
 	if !ok { // the absolute lifetime ended during this request
-		s.forget()
-		return nil
+		return s.forget()
 	}
 	if s.stored {
 		return s.swap(now, exp)
@@ -82,8 +81,7 @@ func (s *Session) store(now time.Time) error {
 			_ = s.m.client.Delete(item.Key) // undo: the old session decides
 		}
 		if isMiss(err) { // destroyed elsewhere meanwhile: do not bring it back
-			s.forget()
-			return nil
+			return s.forget()
 		}
 		if err != nil {
 			return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
@@ -121,8 +119,7 @@ func (s *Session) swap(now time.Time, exp int32) error {
 			return fmt.Errorf("ginsession: save session: %w", errors.Unwrap(err))
 		}
 		if fresh == nil {
-			s.forget()
-			return nil
+			return s.forget()
 		}
 		if !s.ch.dirty && !s.m.refreshDue(fresh, now) {
 			// Only a refresh was due, and another request just did it.
@@ -152,8 +149,7 @@ func (s *Session) settle(err error, rec *record) (done bool, _ error) {
 		s.written()
 		return true, nil
 	case isGone(err):
-		s.forget()
-		return true, nil
+		return true, s.forget()
 	case errors.Is(err, memcache.ErrCASConflict):
 		return false, nil
 	}
@@ -199,8 +195,9 @@ func (s *Session) written() {
 
 // forget handles a session that vanished (deleted by a logout elsewhere,
 // regenerated, expired or evicted) or outlived its Lifetime: this request's
-// changes are dropped rather than resurrecting it, and the cookie expires.
-func (s *Session) forget() {
+// changes are dropped rather than resurrecting it. It returns
+// ErrSessionEnded, for Save to report.
+func (s *Session) forget() error {
 	s.m.opts.Logger.Info("ginsession: session ended during the request; its changes were discarded")
 	s.id, s.stored, s.casValid, s.oldKey, s.refresh = "", false, false, "", false
 	s.isNew = true
@@ -209,6 +206,7 @@ func (s *Session) forget() {
 	// Leave the cookie alone: expiring it here could race with (and undo)
 	// a login that replaced the session in another tab.
 	s.cookie = cookieNone
+	return ErrSessionEnded
 }
 
 // encodeChecked encodes r and enforces MaxSize.

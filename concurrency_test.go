@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -155,4 +156,45 @@ func TestSameKeyLastWriterWins(t *testing.T) {
 	if got := string(a.storedRecord().value("color")); got != "\xa3red" {
 		t.Fatalf("color = %q, want the last writer's red", got)
 	}
+}
+
+func TestSaveReportsASessionEndedMeanwhile(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+		a.engine.GET("/logout", func(c *gin.Context) { _ = Logout(c) })
+		loaded, resume := make(chan struct{}), make(chan struct{})
+		var saveErr error
+		var after string
+		a.engine.GET("/slow", func(c *gin.Context) {
+			s := Default(c)
+			s.Has("user_name")
+			close(loaded)
+			<-resume
+			s.Set("cart", "full")
+			saveErr = s.Save()
+			after = s.GetString("user_name")
+			c.String(http.StatusOK, "page")
+		})
+		a.get("/login")
+		cookie := a.cookie
+		done := make(chan *httptest.ResponseRecorder)
+		go func() { done <- a.serve("/slow", cookie) }()
+		<-loaded
+		a.get("/logout")
+		close(resume)
+		rec := <-done
+		if !errors.Is(saveErr, ErrSessionEnded) {
+			t.Errorf("Save of a session logged out meanwhile: %v, want ErrSessionEnded", saveErr)
+		}
+		if after != "" {
+			t.Errorf("after Save the ended session still reads user %q", after)
+		}
+		if rec.Code != http.StatusOK || rec.Body.String() != "page" {
+			t.Errorf("the handler's response was replaced: %d %q", rec.Code, rec.Body.String())
+		}
+		if _, err := client.Get(a.m.key(cookie[:idLen])); !isMiss(err) {
+			t.Fatalf("logged-out session was written back (err %v)", err)
+		}
+	})
 }

@@ -471,7 +471,7 @@ func (s *Session) Save() error {
 	// Once the middleware has finished, the response may belong to another
 	// request (gin recycles it): Save then stores without a cookie.
 	err := s.commitLocked(!s.done && !s.w.Written())
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrSessionEnded) {
 		s.dropChanges()
 	}
 	err = errors.Join(err, s.setErr)
@@ -578,7 +578,7 @@ func (s *Session) commitBeforeHeader() error {
 	if s.loaded {
 		s.addVary(s.w.Header())
 	}
-	return s.commitLocked(true)
+	return automatic(s.commitLocked(true))
 }
 
 // finish runs after the handler chain: it commits what is still pending.
@@ -602,5 +602,15 @@ func (s *Session) close() error {
 	if !s.sent {
 		return nil
 	}
-	return s.commitLocked(false)
+	return automatic(s.commitLocked(false))
+}
+
+// automatic filters a commit error for the automatic commit: a session that
+// ended during the request is normal there (forget logged it) and must not
+// replace the response.
+func automatic(err error) error {
+	if errors.Is(err, ErrSessionEnded) {
+		return nil
+	}
+	return err
 }
