@@ -2,8 +2,10 @@ package ginsession
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -14,8 +16,10 @@ const maxNextURL = 2048
 
 // Authenticated returns middleware that lets logged-in users through and
 // turns everyone else away, as Tornado's @authenticated does. Logged in
-// means the session's Options.UserKey holds a non-empty string; the user is
-// then also available as c.GetString(gin.AuthUserKey). Anonymous GET and
+// means the session's Options.UserKey holds a non-empty value: a name set
+// by Login, or a numeric user ID an application stored itself. The user is
+// then also available as c.GetString(gin.AuthUserKey) (an ID in decimal),
+// as gin.BasicAuth does. Anonymous GET and
 // HEAD requests get 302 Found to Options.LoginURL with next set to the
 // requested URI; other methods get 403 Forbidden.
 func Authenticated() gin.HandlerFunc {
@@ -30,7 +34,7 @@ func (m *Manager) Authenticated() gin.HandlerFunc {
 
 // authenticate implements Authenticated for session s.
 func authenticate(c *gin.Context, s *Session) {
-	user := s.GetString(s.m.opts.UserKey)
+	user := userName(s)
 	if c.IsAborted() { // the store failed; the error response is out
 		return
 	}
@@ -64,10 +68,44 @@ func loginRedirect(r *http.Request, loginURL string) string {
 	return loginURL + sep + "next=" + url.QueryEscape(next)
 }
 
-// User returns the logged-in user's name, or "" for anonymous visitors.
+// User returns the logged-in user's name, or "" for anonymous visitors. A
+// numeric user ID is returned in decimal.
 func User(c *gin.Context) string {
-	s := Default(c)
-	return s.GetString(s.m.opts.UserKey)
+	return userName(Default(c))
+}
+
+// userName returns the user held under Options.UserKey as text: a string
+// as is, an integer in decimal, any other value that is not empty (not nil,
+// false, "" or an empty list or map) in fmt's %v form; "" when anonymous.
+func userName(s *Session) string {
+	key := s.m.opts.UserKey
+	if name := s.GetString(key); name != "" { // the common case, unboxed
+		return name
+	}
+	value := s.Get(key)
+	switch v := value.(type) {
+	case nil:
+		return ""
+	case string:
+		return v // "" here: the fast path took any other string
+	case bool:
+		if !v {
+			return ""
+		}
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case uint64:
+		return strconv.FormatUint(v, 10)
+	case []any:
+		if len(v) == 0 {
+			return ""
+		}
+	case map[string]any:
+		if len(v) == 0 {
+			return ""
+		}
+	}
+	return fmt.Sprint(value)
 }
 
 // errEmptyUser is returned by Login for an empty user name.

@@ -144,3 +144,46 @@ func TestNextURL(t *testing.T) {
 		t.Errorf("form next: %q", got)
 	}
 }
+
+// An application that stores its own user ID (not through Login) under
+// UserKey is logged in whatever the value's type, as long as it is not
+// empty.
+func TestAuthenticatedWithAnyNonEmptyUserValue(t *testing.T) {
+	cases := []struct {
+		value any
+		user  string // "" = anonymous
+	}{
+		{"alice", "alice"},
+		{42, "42"},
+		{uint64(1) << 63, "9223372036854775808"},
+		{0, "0"},
+		{1.5, "1.5"},
+		{true, "true"},
+		{[]string{"a"}, "[a]"},
+		{"", ""},
+		{nil, ""},
+		{false, ""},
+		{[]string{}, ""},
+		{map[string]int{}, ""},
+	}
+	for _, tc := range cases {
+		a := newApp(t, NewMemoryClient(), Options{UserKey: "user_id"})
+		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_id", tc.value) })
+		var seen, user string
+		a.engine.GET("/private", Authenticated(), func(c *gin.Context) {
+			seen, user = c.GetString(gin.AuthUserKey), User(c)
+			c.String(http.StatusOK, "private")
+		})
+		a.get("/login")
+		rec := a.get("/private")
+		if tc.user == "" {
+			if rec.Code != http.StatusFound {
+				t.Errorf("user_id %#v: status %d, want the login redirect", tc.value, rec.Code)
+			}
+			continue
+		}
+		if rec.Code != http.StatusOK || seen != tc.user || user != tc.user {
+			t.Errorf("user_id %#v: status %d, AuthUserKey %q, User %q; want 200 and %q", tc.value, rec.Code, seen, user, tc.user)
+		}
+	}
+}
