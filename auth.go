@@ -113,7 +113,8 @@ var errEmptyUser = errors.New("ginsession: login: empty user name")
 
 // Login logs user in: it gives the session a new ID (defeating session
 // fixation), stores user under Options.UserKey and saves at once, returning
-// any store error.
+// any store error. If the old session was deleted meanwhile (a logout in
+// another tab), the user is logged in to a fresh, empty session instead.
 func Login(c *gin.Context, user string) error {
 	if user == "" {
 		return errEmptyUser
@@ -123,7 +124,14 @@ func Login(c *gin.Context, user string) error {
 		return err
 	}
 	s.Set(s.m.opts.UserKey, user)
-	return s.Save()
+	err := s.Save()
+	if errors.Is(err, ErrSessionEnded) {
+		// The old session was deleted meanwhile (a logout in another tab):
+		// the login still stands, in a fresh session.
+		s.Set(s.m.opts.UserKey, user)
+		err = s.Save()
+	}
+	return err
 }
 
 // Logout destroys the session: the stored data is deleted and the cookie

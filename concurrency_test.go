@@ -198,3 +198,44 @@ func TestSaveReportsASessionEndedMeanwhile(t *testing.T) {
 		}
 	})
 }
+
+// A login racing with a logout in another tab still logs the user in, in a
+// fresh session, and never brings the logged-out session back.
+func TestLoginWhileTheOldSessionIsLoggedOut(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/visit", func(c *gin.Context) { Default(c).Set("cart", "full") })
+		a.engine.GET("/logout", func(c *gin.Context) { _ = Logout(c) })
+		loaded, resume := make(chan struct{}), make(chan struct{})
+		var loginErr error
+		a.engine.GET("/login", func(c *gin.Context) {
+			Default(c).Has("cart")
+			close(loaded)
+			<-resume
+			loginErr = Login(c, "bob")
+		})
+		a.get("/visit")
+		old := a.cookie
+		done := make(chan *httptest.ResponseRecorder)
+		go func() { done <- a.serve("/login", old) }()
+		<-loaded
+		a.get("/logout")
+		close(resume)
+		rec := <-done
+		if loginErr != nil {
+			t.Fatalf("Login: %v", loginErr)
+		}
+		ck := sessionCookie(rec, a.m.opts.CookieName)
+		if ck == nil || ck.Value == "" || ck.MaxAge < 0 {
+			t.Fatalf("login sent no session cookie: %v", rec.Header().Values("Set-Cookie"))
+		}
+		if _, err := client.Get(a.m.key(old[:idLen])); !isMiss(err) {
+			t.Errorf("the logged-out session was written back (err %v)", err)
+		}
+		a.cookie = ck.Value
+		r := a.storedRecord()
+		if r == nil || string(r.value("user_name")) != "\xa3bob" || r.count() != 1 {
+			t.Errorf("the new session holds %v, want only user_name=bob", r)
+		}
+	})
+}

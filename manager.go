@@ -23,11 +23,11 @@ var (
 	// is not stored.
 	ErrHeaderWritten = errors.New("ginsession: response header already written; a new session cannot set its cookie")
 
-	// ErrSessionEnded is returned by Save (and Login) when the stored session
-	// was deleted (a logout elsewhere), expired or reached its Lifetime
-	// during the request. The changes were discarded rather than bringing
-	// the session back; the session now reads as new and empty. The
-	// automatic commit treats this as normal and only logs it.
+	// ErrSessionEnded is returned by Save when the stored session was
+	// deleted (a logout elsewhere), expired or reached its Lifetime during
+	// the request. The changes were discarded rather than bringing the
+	// session back; the session now reads as new and empty. The automatic
+	// commit treats this as normal and only logs it.
 	ErrSessionEnded = errors.New("ginsession: session ended during the request; changes discarded")
 
 	// ErrKeyNotFound is returned by Scan for a key the session does not hold.
