@@ -86,8 +86,8 @@ func userName(s *Session) string {
 	switch v := value.(type) {
 	case nil:
 		return ""
-	case string:
-		return v // "" here: the fast path took any other string
+	case string, []byte:
+		return "" // empty: the fast path took any other
 	case bool:
 		if !v {
 			return ""

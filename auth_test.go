@@ -161,6 +161,8 @@ func TestAuthenticatedWithAnyNonEmptyUserValue(t *testing.T) {
 		{true, "true"},
 		{[]string{"a"}, "[a]"},
 		{"", ""},
+		{[]byte{}, ""},
+		{[]byte("carol"), "carol"},
 		{nil, ""},
 		{false, ""},
 		{[]string{}, ""},

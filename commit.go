@@ -21,21 +21,28 @@ func isGone(err error) bool {
 	return isMiss(err) || errors.Is(err, memcache.ErrNotStored)
 }
 
+// How a commit may deal with the session cookie.
+const (
+	cookieNow   = iota // the header is unwritten: set (or expire) it now
+	cookieLater        // leave it for the pre-header hook (after the middleware finished)
+	cookieNever        // the response has started: a new session cannot be stored
+)
+
 // commitLocked writes the session if it changed, was regenerated or is due
-// for an idle refresh, then sets or expires the cookie when canSendCookie.
-// It returns ErrHeaderWritten when a new session changed too late to send
-// its cookie.
-func (s *Session) commitLocked(canSendCookie bool) error {
+// for an idle refresh, then sets or expires the cookie as timing allows. It
+// returns ErrHeaderWritten when a new session changed too late to send its
+// cookie.
+func (s *Session) commitLocked(timing int) error {
 	if !s.loaded || s.loadErr != nil {
 		return nil
 	}
 	write := s.ch.dirty || s.refresh
-	if !write && (!canSendCookie || s.cookie == cookieNone) {
+	if !write && (timing != cookieNow || s.cookie == cookieNone) {
 		return nil // the common read-only request: not even a clock read
 	}
 	now := s.m.now()
 	if write {
-		if !s.stored && !canSendCookie {
+		if !s.stored && timing == cookieNever {
 			s.dropChanges()
 			return ErrHeaderWritten
 		}
@@ -43,7 +50,7 @@ func (s *Session) commitLocked(canSendCookie bool) error {
 			return err
 		}
 	}
-	if canSendCookie && s.cookie != cookieNone {
+	if timing == cookieNow && s.cookie != cookieNone {
 		s.writeCookie(now)
 		s.cookie = cookieNone
 	}

@@ -55,12 +55,13 @@ const (
 // Once ginsession's middleware has finished, the session no longer touches
 // the response on its own, since gin may already have handed it to another
 // request. A middleware installed before ginsession may still change the
-// session: the change is stored if that middleware then writes the response,
-// or by Save, which stores an existing session without re-sending its
-// cookie and returns ErrHeaderWritten for a new or regenerated one. A
-// change that neither stores is logged. The same holds for a goroutine that
-// keeps the session past its request: it reads and saves its own visitor's
-// session, and a store failure is only returned to it.
+// session, and Save may still store it: the cookie of a new or regenerated
+// session is then sent if that middleware writes the response afterwards.
+// Once the response has started (or the request is over), Save returns
+// ErrHeaderWritten for a new or regenerated session, a change that is not
+// saved is logged, and a store failure is only returned to the caller. The
+// same holds for a goroutine that keeps the session past its request: it
+// reads and saves its own visitor's session.
 type Session struct {
 	mu  sync.Mutex
 	m   *Manager
@@ -83,12 +84,17 @@ type Session struct {
 	refresh  bool   // idle deadline due to be pushed forward
 	setErr   error  // values that failed to encode since the last Save
 	reported bool   // the load error response was sent
+	ending   bool   // finish has begun: loads no longer answer with the error page
 	done     bool   // the middleware has finished: only the header hook or Save commits
 	sent     bool   // done, and the response had started (or the hook ran since)
 	warned   bool   // a change after done was logged
 	keyID    string // the ID whose memcached key is keyVal
 	keyVal   string
 	vary     [1]string // backing for the Vary header this session adds
+
+	// responding is closed when the error response of a failed load
+	// (possibly in another goroutine) is complete; finish waits for it.
+	responding chan struct{}
 }
 
 // changes are this request's own edits, replayed onto a fresh copy of the
@@ -134,15 +140,21 @@ func (s *Session) begin() bool {
 		s.loadLocked()
 		if s.loadErr != nil && !s.reported {
 			s.reported = true
-			if s.done {
+			if s.ending {
 				// The response may be over and the gin.Context recycled: the
 				// error goes to the caller only.
 				s.m.opts.Logger.Error("ginsession: session store failed after its middleware finished", "error", s.loadErr)
 				return false
 			}
+			responded := make(chan struct{}) // finish waits for the error response
+			s.responding = responded
 			s.mu.Unlock()
 			func() {
-				defer s.mu.Lock() // relocked even if the ErrorHandler panics
+				defer func() { // relocked even if the ErrorHandler panics
+					s.mu.Lock()
+					s.responding = nil
+					close(responded)
+				}()
 				s.respondError(s.loadErr)
 			}()
 		}
@@ -214,7 +226,8 @@ func (s *Session) addVary(h http.Header) {
 }
 
 // respondError replaces the response with the ErrorHandler's when the
-// header is still unwritten, and aborts the rest of the chain.
+// header is still unwritten, and aborts the rest of the chain unless it
+// has already run (finish is waiting for this response).
 func (s *Session) respondError(err error) {
 	c := s.c
 	if s.w.mode != modeHook || s.w.Written() {
@@ -224,16 +237,19 @@ func (s *Session) respondError(err error) {
 	}
 	s.mu.Lock()
 	s.addVary(s.w.Header()) // an ErrorHandler may send a cacheable page
+	chainRan := s.ending
 	s.mu.Unlock()
 	s.w.mode = modePassthrough
 	s.m.opts.ErrorHandler(c, err)
 	s.w.mode = modeDiscard
-	c.Abort()
+	if !chainRan {
+		c.Abort()
+	}
 }
 
 // touch marks the session changed and gives a new session its ID.
 func (s *Session) touch() {
-	if s.done && !s.warned && s.sent {
+	if s.done && !s.warned && s.late() {
 		s.warned = true
 		s.m.opts.Logger.Warn("ginsession: session changed after its middleware finished and the response started; call Save to store the change")
 	}
@@ -462,21 +478,41 @@ func (s *Session) SetPersistent(on bool) {
 // know (the session is otherwise saved automatically). An error belongs to
 // the caller: the automatic commit does not retry or report those changes
 // again. Values that failed to encode in Set are reported here too, after
-// the other changes are stored.
+// the other changes are stored. ErrSessionEnded means the session was
+// deleted or expired meanwhile (a logout in another tab); ErrHeaderWritten
+// that a new session changed too late to send its cookie.
 func (s *Session) Save() error {
 	defer s.mu.Unlock()
 	if !s.begin() {
 		return s.loadErr
 	}
-	// Once the middleware has finished, the response may belong to another
-	// request (gin recycles it): Save then stores without a cookie.
-	err := s.commitLocked(!s.done && !s.w.Written())
+	err := s.commitLocked(s.saveTiming())
 	if err != nil && !errors.Is(err, ErrSessionEnded) {
 		s.dropChanges()
 	}
 	err = errors.Join(err, s.setErr)
 	s.setErr = nil
 	return err
+}
+
+// saveTiming says how Save may deal with the cookie. Once the middleware
+// has finished, the response may already belong to another request (gin
+// recycles it), so Save never writes a header then: the cookie waits for
+// the pre-header hook, which runs if the response is still to be written.
+func (s *Session) saveTiming() int {
+	switch {
+	case !s.done && !s.w.Written():
+		return cookieNow
+	case s.done && !s.late():
+		return cookieLater
+	}
+	return cookieNever
+}
+
+// late reports, once the middleware has finished, whether the response
+// has started or the request is over, so no pre-header hook will run.
+func (s *Session) late() bool {
+	return s.sent || s.req.Context().Err() != nil
 }
 
 // dropChanges forgets this request's pending edits after a failed Save, so
@@ -578,11 +614,20 @@ func (s *Session) commitBeforeHeader() error {
 	if s.loaded {
 		s.addVary(s.w.Header())
 	}
-	return automatic(s.commitLocked(true))
+	return automatic(s.commitLocked(cookieNow))
 }
 
 // finish runs after the handler chain: it commits what is still pending.
+// It first waits for an error response that a load in another goroutine
+// may be writing, and stops later loads from writing one.
 func (s *Session) finish() {
+	s.mu.Lock()
+	s.ending = true
+	responding := s.responding
+	s.mu.Unlock()
+	if responding != nil {
+		<-responding
+	}
 	if s.w.mode == modeHook && !s.w.Written() {
 		s.beforeHeader()
 	}
@@ -602,7 +647,7 @@ func (s *Session) close() error {
 	if !s.sent {
 		return nil
 	}
-	return automatic(s.commitLocked(false))
+	return automatic(s.commitLocked(cookieNever))
 }
 
 // automatic filters a commit error for the automatic commit: a session that

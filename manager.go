@@ -28,7 +28,7 @@ var (
 	// the request. The changes were discarded rather than bringing the
 	// session back; the session now reads as new and empty. The automatic
 	// commit treats this as normal and only logs it.
-	ErrSessionEnded = errors.New("ginsession: session ended during the request; changes discarded")
+	ErrSessionEnded = errors.New("ginsession: session ended during the request (deleted or expired)")
 
 	// ErrKeyNotFound is returned by Scan for a key the session does not hold.
 	ErrKeyNotFound = errors.New("ginsession: key not found")
