@@ -69,6 +69,7 @@ func launchMemcached(addr string) (*memcachedProc, error) {
 		args = append(args, "-u", "nobody")
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start memcached: %w", err)
 	}
