@@ -65,11 +65,9 @@ func launchMemcached(addr string) (*memcachedProc, error) {
 	}
 	host, port, _ := net.SplitHostPort(addr)
 	args := []string{"-l", host, "-p", port, "-U", "0", "-m", "64", "-t", "2"}
-	if os.Geteuid() == 0 {
-		args = append(args, "-u", "nobody")
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = childAttr()
+	attr, extra := memcachedAttr()
+	cmd := exec.Command(bin, append(args, extra...)...)
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start memcached: %w", err)
 	}

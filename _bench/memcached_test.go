@@ -60,12 +60,10 @@ func setupMemcached() (stop func(), err error) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	args := []string{"-l", "127.0.0.1", "-p", fmt.Sprint(port), "-U", "0", "-t", "2", "-m", "1024"}
-	if os.Geteuid() == 0 {
-		args = append(args, "-u", "nobody")
-	}
-	cmd := exec.Command(bin, args...)
+	attr, extra := memcachedAttr()
+	cmd := exec.Command(bin, append(args, extra...)...)
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting memcached: %v", err)
 	}

@@ -2,7 +2,16 @@
 
 package bench
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
-// childAttr returns no special attributes outside Linux.
-func childAttr() *syscall.SysProcAttr { return nil }
+// memcachedAttr returns the extra arguments memcached needs when run as
+// root; outside Linux there is no parent-death signal to set.
+func memcachedAttr() (*syscall.SysProcAttr, []string) {
+	if os.Geteuid() == 0 {
+		return nil, []string{"-u", "nobody"}
+	}
+	return nil, nil
+}

@@ -43,11 +43,9 @@ func launchMemcached(t *testing.T, addr string) *memcachedProc {
 	}
 	host, port, _ := net.SplitHostPort(addr)
 	args := []string{"-l", host, "-p", port, "-U", "0", "-m", "16", "-t", "1"}
-	if os.Geteuid() == 0 {
-		args = append(args, "-u", "nobody")
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = childProcAttr()
+	attr, extra := memcachedAttr()
+	cmd := exec.Command(bin, append(args, extra...)...)
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start memcached: %v", err)
 	}
