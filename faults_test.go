@@ -203,6 +203,35 @@ func TestCommitFailureReplacesResponse(t *testing.T) {
 	}
 }
 
+// A commit that fails just before the header answers with the error page;
+// the middleware must not then write the same changes again (a second
+// store timeout, or a change stored behind a "please retry" page).
+func TestFailedCommitIsNotRetried(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("write timeout")}
+	a := newApp(t, fo, Options{})
+	faultRoutes(a)
+	a.engine.GET("/change", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("user_name", "bob")
+		s.AddFlash("saved")
+		fo.op = "cas"
+		c.String(http.StatusOK, "changed")
+	})
+	a.get("/login")
+	before := a.store.cas.Load()
+	rec := a.get("/change")
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want the error page", rec.Code)
+	}
+	if n := a.store.cas.Load() - before; n != 1 {
+		t.Errorf("%d CompareAndSwap calls, want 1 (no retry after the error page)", n)
+	}
+	r := a.storedRecord()
+	if string(r.value("user_name")) != "\xa5alice" || len(r.flashes) != 0 {
+		t.Errorf("a change answered with the error page was stored: %q, flashes %q", r.value("user_name"), r.flashes)
+	}
+}
+
 func TestDefaultErrorHandler(t *testing.T) {
 	a := newApp(t, NewMemoryClient(), Options{})
 	faultRoutes(a)

@@ -601,6 +601,12 @@ func (s *Session) beforeHeader() {
 	err := s.commitBeforeHeader()
 	s.w.mode = modeHook
 	if err != nil {
+		// The error page answers for these changes: the middleware must not
+		// store them once the response is out (nor wait on the store again).
+		s.mu.Lock()
+		s.dropChanges()
+		s.refresh = false
+		s.mu.Unlock()
 		s.respondError(err)
 	}
 }
