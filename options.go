@@ -88,7 +88,10 @@ type Options struct {
 	// activity. Default 24 hours.
 	Lifetime time.Duration
 
-	// CookieName is the session cookie's name. Default "session_id".
+	// CookieName is the session cookie's name. Default "session_id". For
+	// HTTPS sites without a CookieDomain, "__Host-session_id" is stronger:
+	// browsers then refuse the same name from sibling subdomains (cookie
+	// tossing), so an attacker cannot plant their own session on a visitor.
 	CookieName string
 
 	// CookiePath is the cookie's Path attribute. Default "/".
@@ -221,6 +224,17 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SameSite < http.SameSiteDefaultMode || o.SameSite > http.SameSiteNoneMode {
 		return bad("SameSite %d is not an http.SameSite value", o.SameSite)
+	}
+	// Cookie name prefixes (RFC 6265bis): browsers reject a "__Secure-"
+	// cookie without Secure, and a "__Host-" one unless it is also
+	// host-only with Path "/", which is what defeats cookie tossing from
+	// sibling subdomains.
+	name := strings.ToLower(o.CookieName)
+	if (strings.HasPrefix(name, "__secure-") || strings.HasPrefix(name, "__host-")) && o.InsecureCookie {
+		return bad("CookieName %q requires Secure cookies; unset InsecureCookie", o.CookieName)
+	}
+	if strings.HasPrefix(name, "__host-") && (o.CookiePath != "/" || o.CookieDomain != "") {
+		return bad("CookieName %q requires CookiePath \"/\" and no CookieDomain", o.CookieName)
 	}
 	if o.SameSite == http.SameSiteNoneMode && o.InsecureCookie {
 		return bad("SameSite=None requires Secure cookies; unset InsecureCookie")

@@ -30,6 +30,12 @@ func TestOptionsValidation(t *testing.T) {
 		{"replicas", Options{Secret: testSecret, Memcached: []string{"a:1"}, Replicas: 2}, "Replicas (2) exceeds"},
 		{"negative replicas", Options{Secret: testSecret, Replicas: -1}, "Replicas must not be negative"},
 		{"negative max size", Options{Secret: testSecret, MaxSize: -1}, "MaxSize"},
+		{"host prefix", Options{Secret: testSecret, CookieName: "__Host-sid"}, ""},
+		{"host prefix insecure", Options{Secret: testSecret, CookieName: "__Host-sid", InsecureCookie: true}, "requires Secure"},
+		{"host prefix with domain", Options{Secret: testSecret, CookieName: "__host-sid", CookieDomain: "example.com"}, "no CookieDomain"},
+		{"host prefix with path", Options{Secret: testSecret, CookieName: "__Host-sid", CookiePath: "/app"}, "CookiePath"},
+		{"secure prefix insecure", Options{Secret: testSecret, CookieName: "__Secure-sid", InsecureCookie: true}, "requires Secure"},
+		{"secure prefix with domain", Options{Secret: testSecret, CookieName: "__Secure-sid", CookieDomain: "example.com"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
