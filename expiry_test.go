@@ -120,3 +120,30 @@ func TestExpiredStoredRecordIsNotReused(t *testing.T) {
 		t.Fatalf("idle-expired record reused: %q", got)
 	}
 }
+
+// A session's absolute Lifetime restarts when its ID is regenerated (at
+// login): a visitor whose anonymous session is nearly Lifetime old is not
+// logged out minutes after logging in.
+func TestRegenerateRestartsTheLifetime(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: 2 * time.Hour, Lifetime: 3 * time.Hour, Persistent: true})
+	a.engine.GET("/signin", func(c *gin.Context) {
+		if err := Login(c, "bob"); err != nil {
+			t.Errorf("Login: %v", err)
+		}
+	})
+	a.get("/login") // an anonymous session (alice stands in for any value)
+	clock.Advance(100 * time.Minute)
+	if a.get("/").Body.String() != "alice" { // a visit keeps it from idling out
+		t.Fatal("the session ended early")
+	}
+	clock.Advance(70 * time.Minute)
+	rec := a.get("/signin")
+	ck := sessionCookie(rec, "session_id")
+	if ck == nil || ck.MaxAge != int((3*time.Hour)/time.Second) {
+		t.Fatalf("login cookie %v, want Max-Age of a full Lifetime", ck)
+	}
+	clock.Advance(60 * time.Minute) // past the anonymous session's Lifetime
+	if got := a.get("/").Body.String(); got != "bob" {
+		t.Fatalf("logged out %v after login: user %q", time.Hour, got)
+	}
+}

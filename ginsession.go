@@ -533,7 +533,8 @@ func (s *Session) dropChanges() {
 
 // Regenerate gives the session a new ID, keeping its data, and makes the old
 // ID useless: call it at login (Login does) to defeat session fixation. The
-// new record is stored and the old one deleted at commit.
+// new ID's absolute Lifetime starts now (the old ID, which may have leaked,
+// is dead). The new record is stored and the old one deleted at commit.
 func (s *Session) Regenerate() error {
 	defer s.mu.Unlock()
 	if !s.begin() {
@@ -545,6 +546,7 @@ func (s *Session) Regenerate() error {
 	}
 	s.id = ""
 	s.ch.remerge = false
+	s.rec.created = s.m.now().Unix()
 	s.touch()
 	return nil
 }
