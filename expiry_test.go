@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-gonic/gin"
 )
 
@@ -145,5 +146,45 @@ func TestRegenerateRestartsTheLifetime(t *testing.T) {
 	clock.Advance(60 * time.Minute) // past the anonymous session's Lifetime
 	if got := a.get("/").Body.String(); got != "bob" {
 		t.Fatalf("logged out %v after login: user %q", time.Hour, got)
+	}
+}
+
+// Stored timestamps far in the future are not trusted: they would stretch
+// the Lifetime and a persistent cookie's Max-Age. Servers' clocks may
+// disagree a little, so a minute ahead is fine.
+func TestImplausibleStoredTimestamps(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		created, touched time.Duration // relative to now
+	}{
+		{"created in the future", 2 * time.Hour, 2 * time.Hour},
+		{"touched in the future", -time.Minute, 2 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, clock := clockApp(t, Options{Persistent: true})
+			a.get("/login")
+			id, _, _ := a.m.cookies.decode(a.cookie)
+			now := clock.Now()
+			r := &record{created: now.Add(tc.created).Unix(), touched: now.Add(tc.touched).Unix(), persistent: true}
+			r.set("user_name", []byte("\xa5alice"))
+			if err := a.store.Client.Set(&memcache.Item{Key: a.m.key(id), Value: r.encode(nil), Expiration: 600}); err != nil {
+				t.Fatal(err)
+			}
+			if got := a.get("/").Body.String(); got != "" {
+				t.Fatalf("record with %s was trusted: user %q", tc.name, got)
+			}
+		})
+	}
+	a, clock := clockApp(t, Options{})
+	a.get("/login")
+	id, _, _ := a.m.cookies.decode(a.cookie)
+	ahead := clock.Now().Add(time.Minute).Unix()
+	r := &record{created: ahead, touched: ahead}
+	r.set("user_name", []byte("\xa5alice"))
+	if err := a.store.Client.Set(&memcache.Item{Key: a.m.key(id), Value: r.encode(nil), Expiration: 600}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.get("/").Body.String(); got != "alice" {
+		t.Fatalf("a record one minute ahead was refused: %q", got)
 	}
 }

@@ -154,12 +154,21 @@ func memcachedExpiration(now time.Time, secs int64) int32 {
 	return int32(secs)
 }
 
+// maxClockSkew is how far in the future a stored timestamp may lie (another
+// server's clock running ahead); beyond it the record is not trusted, since
+// a future creation time would stretch the Lifetime and a persistent
+// cookie's Max-Age.
+const maxClockSkew = time.Hour
+
 // alive reports whether a stored record is still within its idle timeout
 // and lifetime (memcached expires it too; this guards clock skew, the
-// memory client and records written under other settings).
+// memory client and records written under other settings), with plausible
+// timestamps.
 func (m *Manager) alive(r *record, now time.Time) bool {
 	t := now.Unix()
-	return t < r.created+int64(m.opts.Lifetime/time.Second) &&
+	future := t + int64(maxClockSkew/time.Second)
+	return r.created <= future && r.touched <= future &&
+		t < r.created+int64(m.opts.Lifetime/time.Second) &&
 		t < r.touched+int64(m.opts.IdleTimeout/time.Second)
 }
 
