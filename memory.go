@@ -36,11 +36,16 @@ func newMemoryClient(now func() time.Time) *memoryClient {
 
 // memoryClient is the Client behind NewMemoryClient.
 type memoryClient struct {
-	mu      sync.Mutex
-	items   map[string]memoryItem
-	lastCAS uint64
-	now     func() time.Time
+	mu        sync.Mutex
+	items     map[string]memoryItem
+	lastCAS   uint64
+	now       func() time.Time
+	nextSweep int // item count at which the next store drops expired items
 }
+
+// minSweep is the item count below which expired items are only dropped
+// when read.
+const minSweep = 1024
 
 // memoryItem is one stored value.
 type memoryItem struct {
@@ -132,7 +137,23 @@ func (c *memoryClient) store(verb string, item *memcache.Item) error {
 	}
 	c.lastCAS++
 	c.items[item.Key] = memoryItem{value: bytes.Clone(item.Value), flags: item.Flags, expires: deadline, cas: c.lastCAS}
+	if len(c.items) >= c.nextSweep {
+		c.sweep(now)
+	}
 	return nil
+}
+
+// sweep drops expired items, so sessions nobody reads again (bots, one-off
+// visitors) do not accumulate in a long-running process. It runs when the
+// item count doubles since the last sweep: amortized constant time per
+// store. The caller holds c.mu.
+func (c *memoryClient) sweep(now time.Time) {
+	for key, it := range c.items {
+		if !it.expires.IsZero() && !now.Before(it.expires) {
+			delete(c.items, key)
+		}
+	}
+	c.nextSweep = max(2*len(c.items), minSweep)
 }
 
 // itemSize is the memory memcached needs for item.

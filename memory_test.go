@@ -1,0 +1,45 @@
+package ginsession
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// Expired items nobody reads again (one-off visitors) must not pile up in a
+// long-running process: stores drop them as the store grows.
+func TestMemoryClientDropsExpiredItemsItNeverReads(t *testing.T) {
+	clock := newFakeClock()
+	c := newMemoryClient(clock.Now)
+	for round := range 20 {
+		for i := range 1000 {
+			key := "visitor:" + strconv.Itoa(round) + ":" + strconv.Itoa(i)
+			if err := c.Add(&memcache.Item{Key: key, Value: []byte("x"), Expiration: 60}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock.Advance(2 * time.Minute) // every visitor so far has expired
+	}
+	c.mu.Lock()
+	n := len(c.items)
+	c.mu.Unlock()
+	if n > 2*minSweep+1000 {
+		t.Fatalf("%d items held after 20,000 expired one-off visitors, want at most %d", n, 2*minSweep+1000)
+	}
+	// Items that have not expired survive a sweep.
+	if err := c.Set(&memcache.Item{Key: "kept", Value: []byte("v"), Expiration: 3600}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 * minSweep {
+		_ = c.Set(&memcache.Item{Key: "short:" + strconv.Itoa(i), Value: []byte("x"), Expiration: 1})
+	}
+	clock.Advance(2 * time.Second)
+	for i := range 3 * minSweep {
+		_ = c.Set(&memcache.Item{Key: "more:" + strconv.Itoa(i), Value: []byte("x"), Expiration: 1})
+	}
+	if it, err := c.Get("kept"); err != nil || string(it.Value) != "v" {
+		t.Fatalf("live item lost by a sweep: %v %v", it, err)
+	}
+}
