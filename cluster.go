@@ -323,7 +323,9 @@ func (c *clusterClient) Get(key string) (*memcache.Item, error) {
 			item.CasID = s.tagCAS(item.CasID)
 			return item, nil
 		case err == nil:
-			return c.repair(&o, primary, s, item), nil
+			// A holder past the first replicas servers that answered is
+			// outside the key's write set: its copy is a handoff.
+			return c.repair(&o, primary, s, item, answered > c.replicas), nil
 		case errors.Is(err, memcache.ErrCacheMiss):
 			if primary == nil {
 				primary = s
@@ -341,13 +343,19 @@ func (c *clusterClient) Get(key string) (*memcache.Item, error) {
 // repair copies item, which holder had and primary missed, to primary with
 // Add (so a concurrent write wins) and returns the primary's copy, whose CAS
 // id lets the caller's CompareAndSwap succeed. If that fails it returns the
-// holder's item.
-func (c *clusterClient) repair(o *clusterOp, primary, holder *clusterServer, item *memcache.Item) *memcache.Item {
+// holder's item. A handoff copy (written while better-ranked servers were
+// away; later writes skip it) is then deleted, best-effort: kept, it would
+// go stale and be served, and repaired back, if the primary were lost
+// again.
+func (c *clusterClient) repair(o *clusterOp, primary, holder *clusterServer, item *memcache.Item, handoff bool) *memcache.Item {
 	cp := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: c.repairExpiration()}
 	err := primary.mc.Add(cp)
 	if !o.unreachable(primary, err) && (err == nil || errors.Is(err, memcache.ErrNotStored)) {
 		got, err := primary.mc.Get(o.key)
 		if !o.unreachable(primary, err) && err == nil {
+			if handoff {
+				_ = o.unreachable(holder, holder.mc.Delete(o.key))
+			}
 			got.CasID = primary.tagCAS(got.CasID)
 			return got
 		}

@@ -507,6 +507,30 @@ func testClusterRejoin(t *testing.T, replicas int) {
 			t.Fatalf("key %d: write after rejoin did not land on its primary", i)
 		}
 	}
+	// Losing the primary again must not bring back the copies written
+	// during the first outage: read repair deleted those outside the write
+	// set, and the follower (replicas=2) has the latest value. (The probe
+	// key was written to the primary without a read, so no repair saw its
+	// handoff copy; ginsession always reads a session before writing it.)
+	victim.stop()
+	for _, i := range owned[1:] {
+		k := keys[i]
+		item, err := c.Get(k)
+		switch {
+		case replicas == 1 && !errors.Is(err, memcache.ErrCacheMiss):
+			t.Fatalf("key %d after losing its primary again: %v %q, want a miss (its only copy is gone)", i, err, itemValue(item))
+		case replicas == 2 && (err != nil || string(item.Value) != "after"):
+			t.Fatalf("key %d after losing its primary again: %v %q, want the follower's \"after\"", i, err, itemValue(item))
+		}
+	}
+}
+
+// itemValue returns item's value, or "" for nil.
+func itemValue(item *memcache.Item) string {
+	if item == nil {
+		return ""
+	}
+	return string(item.Value)
 }
 
 func TestClusterAllServersDown(t *testing.T) {
