@@ -332,3 +332,41 @@ func TestPanickingClientDoesNotHang(t *testing.T) {
 		a.get("/")
 	}()
 }
+
+// A handler that panics after changing the session leaves it as it was:
+// the recovery middleware's 500 carries no new cookie and nothing
+// half-made is stored (as Django and Rails do).
+func TestPanickingHandlerStoresNothing(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine = gin.New()
+	a.engine.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}), a.m.Handler())
+	faultRoutes(a)
+	a.engine.GET("/boom", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("user_name", "mallory")
+		s.AddFlash("half done")
+		panic("boom")
+	})
+
+	// A new visitor: no session is created.
+	rec := a.get("/boom")
+	if rec.Code != http.StatusInternalServerError || sessionCookie(rec, "session_id") != nil {
+		t.Fatalf("new visitor: %d, cookies %v; want the recovery's 500 without a cookie", rec.Code, rec.Header().Values("Set-Cookie"))
+	}
+	if n := a.store.writes(); n != 0 {
+		t.Fatalf("%d store writes for a panicking request", n)
+	}
+
+	// An existing session keeps its stored state.
+	a.get("/login")
+	rec = a.get("/boom")
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d", rec.Code)
+	}
+	r := a.storedRecord()
+	if string(r.value("user_name")) != "\xa5alice" || len(r.flashes) != 0 {
+		t.Fatalf("a panicking request's changes were stored: user %q, flashes %q", r.value("user_name"), r.flashes)
+	}
+}

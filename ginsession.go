@@ -625,6 +625,18 @@ func (s *Session) commitBeforeHeader() error {
 	return automatic(s.commitLocked(cookieNow))
 }
 
+// abandon drops the changes not yet stored when the handler chain panicked,
+// and marks the session finished.
+func (s *Session) abandon() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ending, s.done = true, true
+	if s.loaded && s.loadErr == nil {
+		s.dropChanges()
+		s.refresh = false
+	}
+}
+
 // finish runs after the handler chain: it commits what is still pending.
 // It first waits for an error response that a load in another goroutine
 // may be writing, and stops later loads from writing one.

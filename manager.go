@@ -104,7 +104,10 @@ func New(opts Options) gin.HandlerFunc {
 // Handler returns the middleware that attaches a lazily loaded Session to
 // each request and commits it just before the response header is written.
 // It does no I/O itself: a route that never touches the session costs no
-// memcached round trip.
+// memcached round trip. When the handler chain panics, the request's
+// unsaved changes are dropped (as Django and Rails do): a recovery
+// middleware installed before ginsession then sends its error page without
+// storing a half-made change or a new session's cookie.
 func (m *Manager) Handler() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := &Session{m: m, c: c, req: c.Request}
@@ -112,6 +115,12 @@ func (m *Manager) Handler() gin.HandlerFunc {
 		s.w.s = s
 		c.Writer = &s.w
 		c.Set(m.ctxKey, s)
+		defer func() {
+			if p := recover(); p != nil {
+				s.abandon()
+				panic(p)
+			}
+		}()
 		c.Next()
 		s.finish()
 	}
