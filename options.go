@@ -139,8 +139,10 @@ type Options struct {
 	MaxSize int
 
 	// ErrorHandler writes the response when the session store fails (for
-	// example memcached is down). Default: 503 Service Unavailable with a
-	// short text body, and the error recorded with c.Error.
+	// example memcached is down) or the automatic commit finds the session
+	// over MaxSize (ErrTooLarge). Default: 503 Service Unavailable with
+	// Retry-After and a short text body (500 for ErrTooLarge, which a retry
+	// cannot fix), and the error recorded with c.Error.
 	ErrorHandler func(c *gin.Context, err error)
 
 	// Logger receives warnings about store faults and corrupt data. It never
@@ -304,10 +306,15 @@ func validCookieName(name string) bool {
 	return name != ""
 }
 
-// defaultErrorHandler answers 503 and records the error on the context.
+// defaultErrorHandler answers 503 and records the error on the context; a
+// session over MaxSize gets 500, since retrying cannot help.
 func defaultErrorHandler(c *gin.Context, err error) {
 	_ = c.Error(err)
 	c.Header("Content-Type", "")
+	if errors.Is(err, ErrTooLarge) {
+		c.String(http.StatusInternalServerError, "Internal server error.\n")
+		return
+	}
 	c.Header("Retry-After", "1")
 	c.String(http.StatusServiceUnavailable, "Service temporarily unavailable, please retry.\n")
 }
