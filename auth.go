@@ -112,7 +112,8 @@ func userName(s *Session) string {
 var errEmptyUser = errors.New("ginsession: login: empty user name")
 
 // Login logs user in: it gives the session a new ID (defeating session
-// fixation), stores user under Options.UserKey and saves at once, returning
+// fixation) whose absolute Lifetime starts now, stores user under
+// Options.UserKey and saves at once, returning
 // any store error. If the old session was deleted meanwhile (a logout in
 // another tab), the user is logged in to a fresh, empty session instead.
 func Login(c *gin.Context, user string) error {
@@ -120,7 +121,7 @@ func Login(c *gin.Context, user string) error {
 		return errEmptyUser
 	}
 	s := Default(c)
-	if err := s.Regenerate(); err != nil {
+	if err := s.regenerate(true); err != nil {
 		return err
 	}
 	s.Set(s.m.opts.UserKey, user)

@@ -344,17 +344,18 @@ func (c *clusterClient) Get(key string) (*memcache.Item, error) {
 // Add (so a concurrent write wins) and returns the primary's copy, whose CAS
 // id lets the caller's CompareAndSwap succeed. If that fails it returns the
 // holder's item. A handoff copy (written while better-ranked servers were
-// away; later writes skip it) is then deleted, best-effort: kept, it would
-// go stale and be served, and repaired back, if the primary were lost
-// again.
+// away; later writes skip it) is then deleted if it is unchanged since the
+// Get, best-effort: kept, it would go stale and be served, and repaired
+// back, if the primary were lost again.
 func (c *clusterClient) repair(o *clusterOp, primary, holder *clusterServer, item *memcache.Item, handoff bool) *memcache.Item {
 	cp := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: c.repairExpiration()}
 	err := primary.mc.Add(cp)
 	if !o.unreachable(primary, err) && (err == nil || errors.Is(err, memcache.ErrNotStored)) {
 		got, err := primary.mc.Get(o.key)
 		if !o.unreachable(primary, err) && err == nil {
-			if handoff {
-				_ = o.unreachable(holder, holder.mc.Delete(o.key))
+			if handoff { // delete it only if unchanged: a CAS that expires it
+				gone := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID}
+				_ = o.unreachable(holder, holder.mc.CompareAndSwap(gone))
 			}
 			got.CasID = primary.tagCAS(got.CasID)
 			return got

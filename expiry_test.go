@@ -122,10 +122,11 @@ func TestExpiredStoredRecordIsNotReused(t *testing.T) {
 	}
 }
 
-// A session's absolute Lifetime restarts when its ID is regenerated (at
-// login): a visitor whose anonymous session is nearly Lifetime old is not
-// logged out minutes after logging in.
-func TestRegenerateRestartsTheLifetime(t *testing.T) {
+// A session's absolute Lifetime restarts at Login: a visitor whose
+// anonymous session is nearly Lifetime old is not logged out minutes after
+// logging in. A plain Regenerate (a periodic ID rotation) does not restart
+// it, or rotating IDs would keep a stolen session alive for ever.
+func TestLoginRestartsTheLifetime(t *testing.T) {
 	a, clock := clockApp(t, Options{IdleTimeout: 2 * time.Hour, Lifetime: 3 * time.Hour, Persistent: true})
 	a.engine.GET("/signin", func(c *gin.Context) {
 		if err := Login(c, "bob"); err != nil {
@@ -146,6 +147,19 @@ func TestRegenerateRestartsTheLifetime(t *testing.T) {
 	clock.Advance(60 * time.Minute) // past the anonymous session's Lifetime
 	if got := a.get("/").Body.String(); got != "bob" {
 		t.Fatalf("logged out %v after login: user %q", time.Hour, got)
+	}
+
+	a.engine.GET("/rotate", func(c *gin.Context) {
+		if err := Default(c).Regenerate(); err != nil {
+			t.Errorf("Regenerate: %v", err)
+		}
+	})
+	for range 3 { // rotate every 50 minutes, past the login's Lifetime
+		clock.Advance(50 * time.Minute)
+		a.get("/rotate")
+	}
+	if got := a.get("/").Body.String(); got != "" {
+		t.Fatalf("rotating the ID kept the session past its Lifetime: user %q", got)
 	}
 }
 

@@ -339,7 +339,9 @@ func TestPanickingClientDoesNotHang(t *testing.T) {
 func TestPanickingHandlerStoresNothing(t *testing.T) {
 	a := newApp(t, NewMemoryClient(), Options{})
 	a.engine = gin.New()
+	var seen string
 	a.engine.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
+		seen = User(c) // what the recovery middleware sees is what is stored
 		c.AbortWithStatus(http.StatusInternalServerError)
 	}), a.m.Handler())
 	faultRoutes(a)
@@ -347,6 +349,7 @@ func TestPanickingHandlerStoresNothing(t *testing.T) {
 		s := Default(c)
 		s.Set("user_name", "mallory")
 		s.AddFlash("half done")
+		s.SetPersistent(true)
 		panic("boom")
 	})
 
@@ -362,8 +365,11 @@ func TestPanickingHandlerStoresNothing(t *testing.T) {
 	// An existing session keeps its stored state.
 	a.get("/login")
 	rec = a.get("/boom")
-	if rec.Code != http.StatusInternalServerError {
-		t.Fatalf("status %d", rec.Code)
+	if rec.Code != http.StatusInternalServerError || sessionCookie(rec, "session_id") != nil {
+		t.Fatalf("status %d, cookies %v; want the recovery's 500 without a cookie", rec.Code, rec.Header().Values("Set-Cookie"))
+	}
+	if seen != "alice" {
+		t.Errorf("the recovery middleware saw user %q, want the stored alice", seen)
 	}
 	r := a.storedRecord()
 	if string(r.value("user_name")) != "\xa5alice" || len(r.flashes) != 0 {

@@ -80,6 +80,7 @@ type Session struct {
 	ch       changes
 	oldKey   string // key to delete after a Regenerate is stored
 	oldID    string // the ID before Regenerate, restored if storing fails
+	oldStart int64  // rec.created before Login restarted it, restored likewise
 	cookie   int    // cookieNone, cookieSend or cookieExpire
 	refresh  bool   // idle deadline due to be pushed forward
 	setErr   error  // values that failed to encode since the last Save
@@ -520,6 +521,7 @@ func (s *Session) late() bool {
 func (s *Session) dropChanges() {
 	if s.oldKey != "" { // a failed Regenerate: keep the old session and cookie
 		s.id, s.stored, s.oldKey, s.oldID, s.cookie = s.oldID, true, "", "", cookieNone
+		s.rec.created = s.oldStart
 	}
 	s.ch = changes{remerge: s.stored}
 	if !s.stored {
@@ -533,9 +535,15 @@ func (s *Session) dropChanges() {
 
 // Regenerate gives the session a new ID, keeping its data, and makes the old
 // ID useless: call it at login (Login does) to defeat session fixation. The
-// new ID's absolute Lifetime starts now (the old ID, which may have leaked,
-// is dead). The new record is stored and the old one deleted at commit.
+// new record is stored and the old one deleted at commit. The absolute
+// Lifetime still counts from the session's creation (Login restarts it).
 func (s *Session) Regenerate() error {
+	return s.regenerate(false)
+}
+
+// regenerate implements Regenerate; restart makes the absolute Lifetime
+// count from now, as for a login.
+func (s *Session) regenerate(restart bool) error {
 	defer s.mu.Unlock()
 	if !s.begin() {
 		return s.loadErr
@@ -544,9 +552,12 @@ func (s *Session) Regenerate() error {
 		s.oldKey, s.oldID = s.key(s.id), s.id
 		s.stored, s.casValid = false, false
 	}
+	s.oldStart = s.rec.created
+	if restart {
+		s.rec.created = s.m.now().Unix()
+	}
 	s.id = ""
 	s.ch.remerge = false
-	s.rec.created = s.m.now().Unix()
 	s.touch()
 	return nil
 }
@@ -625,16 +636,17 @@ func (s *Session) commitBeforeHeader() error {
 	return automatic(s.commitLocked(cookieNow))
 }
 
-// abandon drops the changes not yet stored when the handler chain panicked,
-// and marks the session finished.
+// abandon drops every change not yet stored when the handler chain
+// panicked and marks the session finished. The session goes back to its
+// unloaded state, so a recovery middleware that reads it sees what is
+// stored, and no cookie goes out with its error page.
 func (s *Session) abandon() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ending, s.done = true, true
-	if s.loaded && s.loadErr == nil {
-		s.dropChanges()
-		s.refresh = false
-	}
+	s.loaded, s.loadErr, s.isNew = false, nil, false
+	s.id, s.stored, s.casID, s.casValid, s.rec = "", false, 0, false, nil
+	s.ch, s.oldKey, s.oldID, s.cookie, s.refresh, s.setErr = changes{}, "", "", cookieNone, false, nil
 }
 
 // finish runs after the handler chain: it commits what is still pending.

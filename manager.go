@@ -115,14 +115,15 @@ func (m *Manager) Handler() gin.HandlerFunc {
 		s.w.s = s
 		c.Writer = &s.w
 		c.Set(m.ctxKey, s)
+		finished := false
 		defer func() {
-			if p := recover(); p != nil {
+			if !finished { // a panic (or Goexit) unwinds through here
 				s.abandon()
-				panic(p)
 			}
 		}()
 		c.Next()
 		s.finish()
+		finished = true
 	}
 }
 

@@ -84,8 +84,9 @@ type Options struct {
 	// loads it. Default 30 minutes.
 	IdleTimeout time.Duration
 
-	// Lifetime ends a session this long after its creation, whatever its
-	// activity. Default 24 hours.
+	// Lifetime ends a session this long after its creation (or after the
+	// Login that last gave it a new ID), whatever its activity. Default 24
+	// hours.
 	Lifetime time.Duration
 
 	// CookieName is the session cookie's name. Default "session_id". For
