@@ -21,6 +21,27 @@ func (a *app) serve(target, cookie string) *httptest.ResponseRecorder {
 	return rec
 }
 
+// logoutDuring serves a request carrying cookie whose handler loads the
+// session and, once a logout in another request has deleted it, runs then.
+// It returns the first request's response.
+func (a *app) logoutDuring(cookie string, then func(c *gin.Context, s *Session)) *httptest.ResponseRecorder {
+	loaded, resume := make(chan struct{}), make(chan struct{})
+	a.engine.GET("/racing", func(c *gin.Context) {
+		s := Default(c)
+		s.Has("user_name")
+		close(loaded)
+		<-resume
+		then(c, s)
+	})
+	a.engine.GET("/racing-logout", func(c *gin.Context) { _ = Logout(c) })
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- a.serve("/racing", cookie) }()
+	<-loaded
+	a.serve("/racing-logout", cookie)
+	close(resume)
+	return <-done
+}
+
 func TestConcurrentWritesToDifferentKeysAllSurvive(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, client Client) {
 		a := newApp(t, client, Options{})
@@ -105,23 +126,9 @@ func TestDeletedSessionIsNotResurrected(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, client Client) {
 		a := newApp(t, client, Options{})
 		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
-		a.engine.GET("/logout", func(c *gin.Context) { _ = Logout(c) })
-		loaded, resume := make(chan struct{}), make(chan struct{})
-		a.engine.GET("/slow", func(c *gin.Context) {
-			s := Default(c)
-			s.Has("user_name")
-			close(loaded)
-			<-resume
-			s.Set("cart", "full")
-		})
 		a.get("/login")
 		cookie := a.cookie
-		done := make(chan *httptest.ResponseRecorder)
-		go func() { done <- a.serve("/slow", cookie) }()
-		<-loaded
-		a.get("/logout")
-		close(resume)
-		rec := <-done
+		rec := a.logoutDuring(cookie, func(_ *gin.Context, s *Session) { s.Set("cart", "full") })
 		key := a.m.key(cookie[:idLen])
 		if _, err := client.Get(key); !isMiss(err) {
 			t.Fatalf("logged-out session was written back (err %v)", err)
@@ -162,28 +169,16 @@ func TestSaveReportsASessionEndedMeanwhile(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, client Client) {
 		a := newApp(t, client, Options{})
 		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
-		a.engine.GET("/logout", func(c *gin.Context) { _ = Logout(c) })
-		loaded, resume := make(chan struct{}), make(chan struct{})
+		a.get("/login")
+		cookie := a.cookie
 		var saveErr error
 		var after string
-		a.engine.GET("/slow", func(c *gin.Context) {
-			s := Default(c)
-			s.Has("user_name")
-			close(loaded)
-			<-resume
+		rec := a.logoutDuring(cookie, func(c *gin.Context, s *Session) {
 			s.Set("cart", "full")
 			saveErr = s.Save()
 			after = s.GetString("user_name")
 			c.String(http.StatusOK, "page")
 		})
-		a.get("/login")
-		cookie := a.cookie
-		done := make(chan *httptest.ResponseRecorder)
-		go func() { done <- a.serve("/slow", cookie) }()
-		<-loaded
-		a.get("/logout")
-		close(resume)
-		rec := <-done
 		if !errors.Is(saveErr, ErrSessionEnded) {
 			t.Errorf("Save of a session logged out meanwhile: %v, want ErrSessionEnded", saveErr)
 		}
@@ -205,23 +200,10 @@ func TestLoginWhileTheOldSessionIsLoggedOut(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, client Client) {
 		a := newApp(t, client, Options{})
 		a.engine.GET("/visit", func(c *gin.Context) { Default(c).Set("cart", "full") })
-		a.engine.GET("/logout", func(c *gin.Context) { _ = Logout(c) })
-		loaded, resume := make(chan struct{}), make(chan struct{})
-		var loginErr error
-		a.engine.GET("/login", func(c *gin.Context) {
-			Default(c).Has("cart")
-			close(loaded)
-			<-resume
-			loginErr = Login(c, "bob")
-		})
 		a.get("/visit")
 		old := a.cookie
-		done := make(chan *httptest.ResponseRecorder)
-		go func() { done <- a.serve("/login", old) }()
-		<-loaded
-		a.get("/logout")
-		close(resume)
-		rec := <-done
+		var loginErr error
+		rec := a.logoutDuring(old, func(c *gin.Context, _ *Session) { loginErr = Login(c, "bob") })
 		if loginErr != nil {
 			t.Fatalf("Login: %v", loginErr)
 		}
