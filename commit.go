@@ -24,8 +24,7 @@ func isGone(err error) bool {
 // How a commit may deal with the session cookie.
 const (
 	cookieNow   = iota // the header is unwritten: set (or expire) it now
-	cookieLater        // leave it for the pre-header hook (after the middleware finished)
-	cookieNever        // the response has started: a new session cannot be stored
+	cookieNever        // too late for a header: a new session cannot be stored
 )
 
 // commitLocked writes the session if it changed, was regenerated or is due

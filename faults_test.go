@@ -230,6 +230,28 @@ func TestFailedCommitIsNotRetried(t *testing.T) {
 	if string(r.value("user_name")) != "\xa5alice" || len(r.flashes) != 0 {
 		t.Errorf("a change answered with the error page was stored: %q, flashes %q", r.value("user_name"), r.flashes)
 	}
+
+	// Nor is a change the handler makes after its response was replaced.
+	a.engine.GET("/change-more", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("step1", "done")
+		fo.op = "cas"
+		c.String(http.StatusOK, "changed") // the commit fails: the error page
+		s.Set("step2", "done")
+	})
+	before = a.store.cas.Load()
+	if rec := a.get("/change-more"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want the error page", rec.Code)
+	}
+	if n := a.store.cas.Load() - before; n != 1 {
+		t.Errorf("%d CompareAndSwap calls, want 1", n)
+	}
+	if r := a.storedRecord(); r.value("step1") != nil || r.value("step2") != nil {
+		t.Errorf("changes behind the error page were stored: step1 %q, step2 %q", r.value("step1"), r.value("step2"))
+	}
+	if !strings.Contains(a.logs.String(), "changed after the store error response") {
+		t.Errorf("the dropped later change was not logged; logs:\n%s", a.logs.String())
+	}
 }
 
 func TestDefaultErrorHandler(t *testing.T) {

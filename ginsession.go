@@ -55,13 +55,16 @@ const (
 // Once ginsession's middleware has finished, the session no longer touches
 // the response on its own, since gin may already have handed it to another
 // request. A middleware installed before ginsession may still change the
-// session, and Save may still store it: the cookie of a new or regenerated
-// session is then sent if that middleware writes the response afterwards.
-// Once the response has started (or the request is over), Save returns
-// ErrHeaderWritten for a new or regenerated session, a change that is not
-// saved is logged, and a store failure is only returned to the caller. The
-// same holds for a goroutine that keeps the session past its request: it
-// reads and saves its own visitor's session.
+// session: the change is stored if that middleware then writes the response
+// (the pre-header hook runs), or by Save, which stores an existing session
+// but returns ErrHeaderWritten for a new or regenerated one, whose cookie it
+// can no longer send. A change that neither stores is logged once the
+// response has started or the request is over, and a store failure is only
+// returned to the caller. The same holds for a goroutine that keeps the
+// session past its request: it reads and saves its own visitor's session.
+// A Save that must set the cookie (a new or regenerated session) writes the
+// response header: from another goroutine, call it while the handler is not
+// writing the response.
 type Session struct {
 	mu  sync.Mutex
 	m   *Manager
@@ -88,6 +91,7 @@ type Session struct {
 	ending   bool   // finish has begun: loads no longer answer with the error page
 	done     bool   // the middleware has finished: only the header hook or Save commits
 	sent     bool   // done, and the response had started (or the hook ran since)
+	hooked   bool   // the pre-header hook has run: the header is on its way
 	warned   bool   // a change after done was logged
 	keyID    string // the ID whose memcached key is keyVal
 	keyVal   string
@@ -496,16 +500,17 @@ func (s *Session) Save() error {
 	return err
 }
 
-// saveTiming says how Save may deal with the cookie. Once the middleware
-// has finished, the response may already belong to another request (gin
-// recycles it), so Save never writes a header then: the cookie waits for
-// the pre-header hook, which runs if the response is still to be written.
+// saveTiming says whether Save may still set the cookie. While the
+// middleware runs, every header goes out through the pre-header hook, so
+// the hook's own record of having run (kept under s.mu, unlike gin's
+// writer state, which the handler changes while writing) tells whether the
+// header is still to come. Once the middleware has finished, the response
+// may already belong to another request (gin recycles it), and the header
+// may go out without the hook (gin writes it itself after the chain): Save
+// then never sets a cookie.
 func (s *Session) saveTiming() int {
-	switch {
-	case !s.done && !s.w.Written():
+	if !s.done && !s.hooked {
 		return cookieNow
-	case s.done && !s.late():
-		return cookieLater
 	}
 	return cookieNever
 }
@@ -630,6 +635,7 @@ func (s *Session) commitBeforeHeader() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sent = s.done // a late hook: changes after this need Save
+	s.hooked = true
 	if s.loaded {
 		s.addVary(s.w.Header())
 	}
@@ -670,12 +676,19 @@ func (s *Session) finish() {
 }
 
 // close marks the middleware finished and commits what changed after the
-// response started (the cookie can no longer be sent).
+// response started (the cookie can no longer be sent). After an error
+// response nothing more is stored: the client was told the request failed.
 func (s *Session) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.done = true
 	s.sent = s.w.mode != modeHook || s.w.Written()
+	if s.w.mode == modeDiscard {
+		if s.ch.dirty {
+			s.m.opts.Logger.Warn("ginsession: session changed after the store error response; the change was not stored")
+		}
+		return nil
+	}
 	if !s.sent {
 		return nil
 	}

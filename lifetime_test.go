@@ -112,29 +112,86 @@ func TestSessionKeptPastItsRequest(t *testing.T) {
 	}
 }
 
-// A middleware installed before ginsession can still create a session and
-// Save it after c.Next returns, as long as it writes the response itself
-// afterwards: the pre-header hook then sends the new cookie.
-func TestSaveOfANewSessionFromAnOuterMiddleware(t *testing.T) {
+// A middleware installed before ginsession can still create a session
+// after c.Next returns by writing the response itself (the pre-header hook
+// stores it and sends the cookie). Save cannot: gin may send the header
+// without the hook, so it returns ErrHeaderWritten for a new or
+// regenerated session rather than store one no cookie points to (or delete
+// the old ID of a visitor who then keeps it).
+func TestNewSessionFromAnOuterMiddleware(t *testing.T) {
 	a := newApp(t, NewMemoryClient(), Options{})
 	var saveErr error
 	a.engine = gin.New()
 	a.engine.Use(func(c *gin.Context) {
 		c.Next()
 		s := Default(c)
-		s.Set("after", "x")
-		saveErr = s.Save()
-		c.String(http.StatusOK, "outer")
+		switch c.Request.URL.Path {
+		case "/write":
+			s.Set("after", "x")
+			c.String(http.StatusOK, "outer")
+		case "/save":
+			s.Set("after", "x")
+			saveErr = s.Save()
+		case "/rotate":
+			_ = s.Regenerate()
+			saveErr = s.Save()
+		}
 	}, a.m.Handler())
-	a.engine.GET("/", func(*gin.Context) {}) // writes nothing
-	rec := a.get("/")
+	a.engine.GET("/write", func(*gin.Context) {}) // writes nothing
+	a.engine.GET("/save", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	a.engine.GET("/rotate", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+
+	rec := a.get("/write")
+	if sessionCookie(rec, "session_id") == nil {
+		t.Fatalf("the outer middleware's response carries no session cookie; headers %v", rec.Header())
+	}
+	if r := a.storedRecord(); r == nil || string(r.value("after")) != "\xa1x" {
+		t.Errorf("stored %v", r)
+	}
+
+	a.cookie = ""
+	writes := a.store.writes()
+	rec = a.get("/save")
+	if !errors.Is(saveErr, ErrHeaderWritten) || sessionCookie(rec, "session_id") != nil || a.store.writes() != writes {
+		t.Errorf("Save of a new session after the chain: %v, cookie %v, %d writes; want ErrHeaderWritten and nothing stored",
+			saveErr, sessionCookie(rec, "session_id"), a.store.writes()-writes)
+	}
+
+	a.get("/login")
+	rec = a.get("/rotate")
+	if !errors.Is(saveErr, ErrHeaderWritten) || sessionCookie(rec, "session_id") != nil {
+		t.Errorf("Regenerate+Save after the chain: %v, cookie %v; want ErrHeaderWritten", saveErr, sessionCookie(rec, "session_id"))
+	}
+	if r := a.storedRecord(); r == nil || string(r.value("user_name")) != "\xa5alice" {
+		t.Errorf("the visitor's session must survive a Regenerate that could not be sent: %v", r)
+	}
+}
+
+// A goroutine that the handler starts (after using the session) and waits
+// for may Save while the handler writes the response: Save must not read
+// gin's writer state, which the handler changes (the race detector checks).
+func TestSaveFromAGoroutineWhileTheHandlerWrites(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	var saveErr error
+	a.engine.GET("/work", func(c *gin.Context) {
+		s := Default(c)
+		s.Has("user_name")
+		done := make(chan error)
+		go func() {
+			s.Set("progress", 1)
+			done <- s.Save()
+		}()
+		c.String(http.StatusOK, "working")
+		saveErr = <-done
+	})
+	a.get("/login")
+	a.get("/work")
 	if saveErr != nil {
 		t.Fatalf("Save: %v", saveErr)
 	}
-	if sessionCookie(rec, "session_id") == nil {
-		t.Fatalf("no session cookie; headers %v", rec.Header())
-	}
-	if r := a.storedRecord(); r == nil || string(r.value("after")) != "\xa1x" {
+	if r := a.storedRecord(); r == nil || string(r.value("progress")) != "\x01" {
 		t.Errorf("stored %v", r)
 	}
 }
