@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -200,5 +201,38 @@ func TestImplausibleStoredTimestamps(t *testing.T) {
 	}
 	if got := a.get("/").Body.String(); got != "alice" {
 		t.Fatalf("a record one minute ahead was refused: %q", got)
+	}
+}
+
+// A Login whose Save fails keeps the session's original Lifetime: the idle
+// refresh stored later in the same request must not get a memcached
+// expiration computed from the restarted Lifetime.
+func TestFailedLoginKeepsTheLifetime(t *testing.T) {
+	clock := newFakeClock()
+	fo := &failOnce{Client: newMemoryClient(clock.Now), err: errors.New("write timeout")}
+	a := newApp(t, fo, Options{IdleTimeout: 2 * time.Hour, Lifetime: 3 * time.Hour})
+	a.m.now = clock.Now
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	var loginErr error
+	a.engine.GET("/signin", func(c *gin.Context) {
+		fo.op = "add"
+		loginErr = Login(c, "bob")
+		c.String(http.StatusOK, "try again")
+	})
+	a.engine.GET("/", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
+	a.get("/login")
+	id, _, _ := a.m.cookies.decode(a.cookie)
+	clock.Advance(100 * time.Minute)
+	if a.get("/").Body.String() != "alice" { // a visit keeps it from idling out
+		t.Fatal("the session ended early")
+	}
+	clock.Advance(70 * time.Minute) // 10 minutes of Lifetime left; an idle refresh is due
+	a.get("/signin")
+	if loginErr == nil {
+		t.Fatal("Login succeeded despite the failing store")
+	}
+	clock.Advance(15 * time.Minute)
+	if _, err := fo.Client.Get(a.m.key(id)); !isMiss(err) {
+		t.Fatalf("the session outlived its Lifetime in memcached (err %v): the refresh used the failed Login's restarted Lifetime", err)
 	}
 }
