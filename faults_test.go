@@ -231,13 +231,18 @@ func TestFailedCommitIsNotRetried(t *testing.T) {
 		t.Errorf("a change answered with the error page was stored: %q, flashes %q", r.value("user_name"), r.flashes)
 	}
 
-	// Nor is a change the handler makes after its response was replaced.
+	// Nor is a change the handler makes after its response was replaced,
+	// automatically or by Save.
+	var saveErr error
 	a.engine.GET("/change-more", func(c *gin.Context) {
 		s := Default(c)
 		s.Set("step1", "done")
 		fo.op = "cas"
 		c.String(http.StatusOK, "changed") // the commit fails: the error page
 		s.Set("step2", "done")
+		if c.Query("save") != "" {
+			saveErr = s.Save()
+		}
 	})
 	before = a.store.cas.Load()
 	if rec := a.get("/change-more"); rec.Code != http.StatusServiceUnavailable {
@@ -251,6 +256,13 @@ func TestFailedCommitIsNotRetried(t *testing.T) {
 	}
 	if !strings.Contains(a.logs.String(), "changed after the store error response") {
 		t.Errorf("the dropped later change was not logged; logs:\n%s", a.logs.String())
+	}
+	a.get("/change-more?save=1")
+	if !errors.Is(saveErr, ErrHeaderWritten) {
+		t.Errorf("Save after the error page: %v, want ErrHeaderWritten", saveErr)
+	}
+	if r := a.storedRecord(); r.value("step2") != nil {
+		t.Errorf("Save stored a change behind the error page: %q", r.value("step2"))
 	}
 }
 

@@ -91,7 +91,8 @@ type Session struct {
 	ending   bool   // finish has begun: loads no longer answer with the error page
 	done     bool   // the middleware has finished: only the header hook or Save commits
 	sent     bool   // done, and the response had started (or the hook ran since)
-	hooked   bool   // the pre-header hook has run: the header is on its way
+	sending  bool   // the header is going out (or went out before the middleware ran)
+	failed   bool   // the store error response replaced the handler's
 	warned   bool   // a change after done was logged
 	keyID    string // the ID whose memcached key is keyVal
 	keyVal   string
@@ -243,6 +244,7 @@ func (s *Session) respondError(err error) {
 	s.mu.Lock()
 	s.addVary(s.w.Header()) // an ErrorHandler may send a cacheable page
 	chainRan := s.ending
+	s.failed = true
 	s.mu.Unlock()
 	s.w.mode = modePassthrough
 	s.m.opts.ErrorHandler(c, err)
@@ -491,6 +493,10 @@ func (s *Session) Save() error {
 	if !s.begin() {
 		return s.loadErr
 	}
+	if s.failed { // the client was told the request failed: store nothing more
+		s.dropChanges()
+		return errAfterErrorResponse
+	}
 	err := s.commitLocked(s.saveTiming())
 	if err != nil && !errors.Is(err, ErrSessionEnded) {
 		s.dropChanges()
@@ -500,16 +506,20 @@ func (s *Session) Save() error {
 	return err
 }
 
+// errAfterErrorResponse is returned by Save once the store error response
+// has replaced the handler's.
+var errAfterErrorResponse = fmt.Errorf("ginsession: session not saved: the store error response was already sent (%w)", ErrHeaderWritten)
+
 // saveTiming says whether Save may still set the cookie. While the
 // middleware runs, every header goes out through the pre-header hook, so
-// the hook's own record of having run (kept under s.mu, unlike gin's
-// writer state, which the handler changes while writing) tells whether the
-// header is still to come. Once the middleware has finished, the response
+// the hook's own record of a call that sends it (kept under s.mu, unlike
+// gin's writer state, which the handler changes while writing) tells
+// whether the header is still to come. Once the middleware has finished, the response
 // may already belong to another request (gin recycles it), and the header
 // may go out without the hook (gin writes it itself after the chain): Save
 // then never sets a cookie.
 func (s *Session) saveTiming() int {
-	if !s.done && !s.hooked {
+	if !s.done && !s.sending {
 		return cookieNow
 	}
 	return cookieNever
@@ -611,12 +621,12 @@ func (s *Session) storedKey() string {
 // beforeHeader commits just before the response header is written, in the
 // goroutine writing it, and adds "Vary: Cookie" when the session was used.
 // A store failure replaces the response with the ErrorHandler's.
-func (s *Session) beforeHeader() {
+func (s *Session) beforeHeader(sends bool) {
 	// Passthrough while committing: if the commit panics (a custom Client
 	// or Logger), a recovery middleware's error response must not re-enter
 	// it.
 	s.w.mode = modePassthrough
-	err := s.commitBeforeHeader()
+	err := s.commitBeforeHeader(sends)
 	s.w.mode = modeHook
 	if err != nil {
 		// The error page answers for these changes: the middleware must not
@@ -630,12 +640,12 @@ func (s *Session) beforeHeader() {
 }
 
 // commitBeforeHeader adds "Vary: Cookie" to a used session's response and
-// commits with the cookie.
-func (s *Session) commitBeforeHeader() error {
+// commits with the cookie. sends tells that the header goes out right after.
+func (s *Session) commitBeforeHeader(sends bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sent = s.done // a late hook: changes after this need Save
-	s.hooked = true
+	s.sending = s.sending || sends
 	if s.loaded {
 		s.addVary(s.w.Header())
 	}
@@ -667,7 +677,7 @@ func (s *Session) finish() {
 		<-responding
 	}
 	if s.w.mode == modeHook && !s.w.Written() {
-		s.beforeHeader()
+		s.beforeHeader(false) // gin (or an outer middleware) sends it later
 	}
 	if err := s.close(); err != nil {
 		_ = s.c.Error(err)

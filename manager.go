@@ -110,7 +110,7 @@ func New(opts Options) gin.HandlerFunc {
 // storing a half-made change or a new session's cookie.
 func (m *Manager) Handler() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s := &Session{m: m, c: c, req: c.Request}
+		s := &Session{m: m, c: c, req: c.Request, sending: c.Writer.Written()}
 		s.w.ResponseWriter = c.Writer
 		s.w.s = s
 		c.Writer = &s.w

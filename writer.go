@@ -30,31 +30,33 @@ type commitWriter struct {
 }
 
 // before runs the pre-header commit while the header is still unwritten and
-// reports whether the caller should pass its call through.
-func (w *commitWriter) before() bool {
+// reports whether the caller should pass its call through. sends is false
+// for WriteHeader, which only records the status (gin sends the header with
+// the first body byte or at the end of the chain).
+func (w *commitWriter) before(sends bool) bool {
 	if w.mode == modeHook && !w.ResponseWriter.Written() {
-		w.s.beforeHeader()
+		w.s.beforeHeader(sends)
 	}
 	return w.mode != modeDiscard
 }
 
 // WriteHeader commits the session, then records the status code.
 func (w *commitWriter) WriteHeader(code int) {
-	if w.before() {
+	if w.before(false) {
 		w.ResponseWriter.WriteHeader(code)
 	}
 }
 
 // WriteHeaderNow commits the session, then sends the header.
 func (w *commitWriter) WriteHeaderNow() {
-	if w.before() {
+	if w.before(true) {
 		w.ResponseWriter.WriteHeaderNow()
 	}
 }
 
 // Write commits the session, then writes the body bytes.
 func (w *commitWriter) Write(b []byte) (int, error) {
-	if !w.before() {
+	if !w.before(true) {
 		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
@@ -62,7 +64,7 @@ func (w *commitWriter) Write(b []byte) (int, error) {
 
 // WriteString commits the session, then writes s.
 func (w *commitWriter) WriteString(s string) (int, error) {
-	if !w.before() {
+	if !w.before(true) {
 		return len(s), nil
 	}
 	return w.ResponseWriter.WriteString(s)
@@ -70,14 +72,14 @@ func (w *commitWriter) WriteString(s string) (int, error) {
 
 // Flush commits the session, then flushes (streaming and SSE keep working).
 func (w *commitWriter) Flush() {
-	if w.before() {
+	if w.before(true) {
 		w.ResponseWriter.Flush()
 	}
 }
 
 // Hijack commits the session, then hands over the connection (websockets).
 func (w *commitWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if !w.before() {
+	if !w.before(true) {
 		return nil, nil, errAborted
 	}
 	return w.ResponseWriter.Hijack()

@@ -197,3 +197,37 @@ func TestChangesAfterTheMiddlewareFinished(t *testing.T) {
 		t.Errorf("an unsaved late change was dropped without a log line; logs:\n%s", a.logs.String())
 	}
 }
+
+// Save knows whether the header is still to come from the calls that send
+// it: c.Status only records the status (the cookie can still go out), and a
+// header sent before the middleware ran (an outer middleware starting a
+// stream) cannot carry a cookie.
+func TestSaveKnowsWhenTheHeaderGoesOut(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	var saveErr error
+	a.engine.POST("/login", func(c *gin.Context) {
+		c.Status(http.StatusCreated)
+		saveErr = Login(c, "bob")
+		c.String(http.StatusCreated, "welcome")
+	})
+	rec := a.do(http.MethodPost, "/login", nil)
+	if saveErr != nil || sessionCookie(rec, "session_id") == nil {
+		t.Fatalf("Login after c.Status: %v, cookie %v", saveErr, sessionCookie(rec, "session_id"))
+	}
+
+	b := newApp(t, NewMemoryClient(), Options{})
+	b.engine = gin.New()
+	b.engine.Use(func(c *gin.Context) {
+		c.Writer.WriteHeaderNow() // the header goes out before ginsession runs
+		c.Next()
+	}, b.m.Handler())
+	b.engine.GET("/", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("k", "v")
+		saveErr = s.Save()
+	})
+	b.get("/")
+	if !errors.Is(saveErr, ErrHeaderWritten) || b.store.writes() != 0 {
+		t.Fatalf("Save after the header went out: %v, %d writes; want ErrHeaderWritten and nothing stored", saveErr, b.store.writes())
+	}
+}
