@@ -487,7 +487,7 @@ func (s *Session) SetPersistent(on bool) {
 // again. Values that failed to encode in Set are reported here too, after
 // the other changes are stored. ErrSessionEnded means the session was
 // deleted or expired meanwhile (a logout in another tab); ErrHeaderWritten
-// that a new session changed too late to send its cookie.
+// that the cookie had to change after the header went out (see its doc).
 func (s *Session) Save() error {
 	defer s.mu.Unlock()
 	if !s.begin() {
@@ -497,9 +497,17 @@ func (s *Session) Save() error {
 		s.dropChanges()
 		return errAfterErrorResponse
 	}
-	err := s.commitLocked(s.saveTiming())
+	timing := s.saveTiming()
+	// A cookie change the handler asked for (not a re-signing with the
+	// current secret, which can wait for the next response).
+	cookieChange := s.cookie == cookieExpire || (s.cookie == cookieSend && s.ch.persistent)
+	err := s.commitLocked(timing)
 	if err != nil && !errors.Is(err, ErrSessionEnded) {
 		s.dropChanges()
+	}
+	if err == nil && timing == cookieNever && cookieChange {
+		s.cookie = cookieNone
+		err = ErrHeaderWritten // stored, but the cookie change cannot go out
 	}
 	err = errors.Join(err, s.setErr)
 	s.setErr = nil
@@ -511,13 +519,15 @@ func (s *Session) Save() error {
 var errAfterErrorResponse = fmt.Errorf("ginsession: session not saved: the store error response was already sent (%w)", ErrHeaderWritten)
 
 // saveTiming says whether Save may still set the cookie. While the
-// middleware runs, every header goes out through the pre-header hook, so
-// the hook's own record of a call that sends it (kept under s.mu, unlike
-// gin's writer state, which the handler changes while writing) tells
-// whether the header is still to come. Once the middleware has finished, the response
-// may already belong to another request (gin recycles it), and the header
-// may go out without the hook (gin writes it itself after the chain): Save
-// then never sets a cookie.
+// middleware runs, the header goes out through the pre-header hook, so the
+// hook's own record of a call that sends it (kept under s.mu, unlike gin's
+// writer state, which the handler changes while writing) tells whether the
+// header is still to come. The exceptions are writes that bypass c.Writer:
+// the store error page (Save checks failed first), a writer taken with
+// Unwrap, and engine.HandleContext, which resets c.Writer. Once the
+// middleware has finished, the response may already belong to another
+// request (gin recycles it), and the header may go out without the hook
+// (gin writes it itself after the chain): Save then never sets a cookie.
 func (s *Session) saveTiming() int {
 	if !s.done && !s.sending {
 		return cookieNow

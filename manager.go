@@ -18,10 +18,12 @@ var (
 	// Options.MaxSize. Nothing stored changed.
 	ErrTooLarge = errors.New("ginsession: session too large")
 
-	// ErrHeaderWritten is returned by Save when a new session changed after
-	// the response header was sent: its cookie can no longer be set, so it
-	// is not stored.
-	ErrHeaderWritten = errors.New("ginsession: response header already written; a new session cannot set its cookie")
+	// ErrHeaderWritten is returned by Save when the response header was
+	// already sent and the session cookie had to change: a new (or
+	// regenerated) session is then not stored, since no cookie can point to
+	// it; an existing one is stored, but its cookie (SetPersistent, Destroy's
+	// expiry) could not be updated.
+	ErrHeaderWritten = errors.New("ginsession: response header already written; the session cookie cannot be set")
 
 	// ErrSessionEnded is returned by Save when the stored session was
 	// deleted (a logout elsewhere), expired or reached its Lifetime during

@@ -85,7 +85,9 @@ func (w *commitWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.ResponseWriter.Hijack()
 }
 
-// Unwrap returns the wrapped writer, for http.ResponseController.
+// Unwrap returns the wrapped writer, for http.ResponseController (read
+// and write deadlines, full duplex). Writing through it bypasses the
+// session's pre-header commit.
 func (w *commitWriter) Unwrap() http.ResponseWriter {
 	return w.ResponseWriter
 }

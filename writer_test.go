@@ -231,3 +231,25 @@ func TestSaveKnowsWhenTheHeaderGoesOut(t *testing.T) {
 		t.Fatalf("Save after the header went out: %v, %d writes; want ErrHeaderWritten and nothing stored", saveErr, b.store.writes())
 	}
 }
+
+// A cookie change on an existing session after the header went out is
+// stored but reported: Save returns ErrHeaderWritten rather than nil.
+func TestLateCookieChangeIsReported(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	var saveErr error
+	a.engine.GET("/remember", func(c *gin.Context) {
+		c.String(http.StatusOK, "body first")
+		s := Default(c)
+		s.SetPersistent(true)
+		saveErr = s.Save()
+	})
+	a.get("/login")
+	rec := a.get("/remember")
+	if !errors.Is(saveErr, ErrHeaderWritten) || sessionCookie(rec, "session_id") != nil {
+		t.Fatalf("SetPersistent+Save after the body: %v, cookie %v; want ErrHeaderWritten and no cookie", saveErr, sessionCookie(rec, "session_id"))
+	}
+	if r := a.storedRecord(); r == nil || !r.persistent {
+		t.Errorf("the existing session's change was not stored: %v", r)
+	}
+}
