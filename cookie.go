@@ -101,10 +101,10 @@ func (c *cookieCodec) decode(value string) (id string, current, ok bool) {
 	// The ID's own alphabet needs no check: the tag covers it, and only IDs
 	// from newID are ever signed.
 	id = value[:idLen]
-	var text [cookieLen]byte // the value as bytes, without a heap copy
-	copy(text[:], value)
+	var tag [tagLen]byte // the tag as bytes, without a heap copy
+	copy(tag[:], value[idLen+1:])
 	var got [sha256.Size + 1]byte
-	if n, err := base64.RawURLEncoding.Strict().Decode(got[:], text[idLen+1:]); err != nil || n != sha256.Size {
+	if n, err := base64.RawURLEncoding.Strict().Decode(got[:], tag[:]); err != nil || n != sha256.Size {
 		return "", false, false
 	}
 	var want [sha256.Size]byte
