@@ -703,7 +703,7 @@ func (s *Session) close() error {
 	defer s.mu.Unlock()
 	s.done = true
 	s.sent = s.w.mode != modeHook || s.w.Written()
-	if s.w.mode == modeDiscard {
+	if s.failed {
 		if s.ch.dirty {
 			s.m.opts.Logger.Warn("ginsession: session changed after the store error response; the change was not stored")
 		}
