@@ -75,23 +75,6 @@ func NewManager(opts Options) (*Manager, error) {
 	}, nil
 }
 
-// newStoreClient builds the memcached client for o.Memcached.
-func newStoreClient(o Options) (Client, error) {
-	if len(o.Memcached) > 1 {
-		c, err := newClusterClient(o.Memcached, o.Replicas, o.Timeout, o.MaxIdleConns, o.DownBackoff)
-		if err != nil {
-			return nil, fmt.Errorf("%w: Memcached: %w", errOption, err)
-		}
-		c.repairTTL = o.IdleTimeout
-		c.logger = o.Logger
-		return c, nil
-	}
-	c := memcache.New(o.Memcached...)
-	c.Timeout = o.Timeout
-	c.MaxIdleConns = o.MaxIdleConns
-	return c, nil
-}
-
 // New returns the session middleware for opts. It panics with a message
 // naming the field to fix when opts is invalid (a setup mistake); use
 // NewManager to get the error instead.
