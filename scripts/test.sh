@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: formatting, go vet, staticcheck, the race-enabled
-# tests of the library and the example (real memcached, real headless
-# Chromium) and a short run of every fuzz target.
+# Runs the whole test suite: formatting, tidy go.mod/go.sum in all three
+# modules, go vet, staticcheck, the race-enabled tests of the library and the
+# example (real memcached, real headless Chromium) and a short run of every
+# fuzz target.
 #
 # Needs Go, memcached and chromium. As root with apt-get, missing packages
 # are installed; otherwise it says what to install and stops.
@@ -33,6 +34,26 @@ if [ -n "$unformatted" ]; then
 	echo "$unformatted" >&2
 	exit 1
 fi
+
+tidy_err=$(mktemp)
+trap 'rm -f "$tidy_err"' EXIT
+for m in "${modules[@]}"; do
+	echo "== go mod tidy -diff ($m)"
+	label="$m"
+	if path=$(cd "$m" && go list -m 2>/dev/null); then label="$path ($m)"; fi
+	# -diff prints the needed changes on stdout and exits 1; a failure to
+	# load the module (no network, broken go.mod) prints only on stderr.
+	if ! tidy_diff=$(cd "$m" && go mod tidy -diff 2>"$tidy_err"); then
+		if [ -n "$tidy_diff" ]; then
+			echo "$tidy_diff" >&2
+			echo "module $label is not tidy: run 'go mod tidy' in $m and commit its go.mod and go.sum" >&2
+		else
+			cat "$tidy_err" >&2
+			echo "go mod tidy -diff failed in module $label" >&2
+		fi
+		exit 1
+	fi
+done
 
 for m in "${modules[@]}"; do
 	echo "== go vet + staticcheck ($m)"
