@@ -189,3 +189,36 @@ func TestAuthenticatedWithAnyNonEmptyUserValue(t *testing.T) {
 		}
 	}
 }
+
+// TestNextURLRefusesTripleSlash: "///evil.com" parses with an empty host,
+// yet browsers follow it to evil.com like "//evil.com", so only the check of
+// the second character keeps it out. Neither NextURL (query or form) nor
+// the login redirect built on it may send a user there.
+func TestNextURLRefusesTripleSlash(t *testing.T) {
+	targets := []string{"///evil.com", "///evil.com/path?x=1", "////evil.com"}
+	for _, next := range targets {
+		r := gin.New()
+		var fromQuery, fromForm string
+		r.GET("/", func(c *gin.Context) { fromQuery = NextURL(c, "/fallback") })
+		r.POST("/", func(c *gin.Context) { fromForm = NextURL(c, "/fallback") })
+		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/?next="+url.QueryEscape(next), nil))
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("next="+url.QueryEscape(next)))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.ServeHTTP(httptest.NewRecorder(), req)
+		if fromQuery != "/fallback" {
+			t.Errorf("NextURL(query next=%q) = %q, want the fallback", next, fromQuery)
+		}
+		if fromForm != "/fallback" {
+			t.Errorf("NextURL(form next=%q) = %q, want the fallback", next, fromForm)
+		}
+	}
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := authApp(t, client, Options{})
+		for _, next := range targets {
+			rec := a.do(http.MethodPost, "/login?next="+url.QueryEscape(next), url.Values{"name": {"alice"}})
+			if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/" {
+				t.Errorf("login with next=%q: %d, Location %q; want 303 to /", next, rec.Code, rec.Header().Get("Location"))
+			}
+		}
+	})
+}

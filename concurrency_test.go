@@ -221,3 +221,71 @@ func TestLoginWhileTheOldSessionIsLoggedOut(t *testing.T) {
 		}
 	})
 }
+
+// TestMergeReplaysADelete: request A loads a session holding cart, request
+// B sets color and commits, then A deletes cart and commits. A's
+// CompareAndSwap conflicts, so its commit re-reads and replays its own
+// changes: the stored session must lack cart (A's delete) and keep color
+// (B's set).
+func TestMergeReplaysADelete(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/fill", func(c *gin.Context) {
+			s := Default(c)
+			s.Set("user_name", "alice")
+			s.Set("cart", "full")
+		})
+		aLoaded, bCommitted := make(chan struct{}), make(chan struct{})
+		a.engine.GET("/empty-cart", func(c *gin.Context) {
+			s := Default(c)
+			if !s.Has("cart") {
+				t.Error("request A did not load the cart")
+			}
+			close(aLoaded)
+			<-bCommitted // B loads and commits between A's load and A's delete
+			s.Delete("cart")
+			c.String(http.StatusOK, "emptied")
+		})
+		a.engine.GET("/color", func(c *gin.Context) {
+			Default(c).Set("color", "red")
+			c.String(http.StatusOK, "colored")
+		})
+		a.get("/fill")
+		cookie := a.cookie
+		if r := a.storedRecord(); r == nil || r.value("cart") == nil {
+			t.Fatal("the cart was not stored")
+		}
+		casBefore := a.store.cas.Load()
+
+		done := make(chan *httptest.ResponseRecorder)
+		go func() { done <- a.serve("/empty-cart", cookie) }()
+		<-aLoaded
+		recB := a.serve("/color", cookie)
+		close(bCommitted)
+		recA := <-done
+
+		if recA.Code != http.StatusOK || recA.Body.String() != "emptied" {
+			t.Errorf("request A: %d %q", recA.Code, recA.Body.String())
+		}
+		if recB.Code != http.StatusOK || recB.Body.String() != "colored" {
+			t.Errorf("request B: %d %q", recB.Code, recB.Body.String())
+		}
+		// B's CompareAndSwap, A's conflicting one and A's merged retry.
+		if n := a.store.cas.Load() - casBefore; n < 3 {
+			t.Errorf("%d CompareAndSwap calls: A's commit did not conflict and merge", n)
+		}
+		r := a.storedRecord()
+		if r == nil {
+			t.Fatal("the session is gone from the store")
+		}
+		if got := r.value("cart"); got != nil {
+			t.Errorf("cart = %q after A deleted it: the merge did not replay the delete", got)
+		}
+		if got := string(r.value("color")); got != "\xa3red" {
+			t.Errorf("color = %q, want B's red kept by A's merge", got)
+		}
+		if got := string(r.value("user_name")); got != "\xa5alice" {
+			t.Errorf("user_name = %q, want the untouched alice", got)
+		}
+	})
+}

@@ -174,6 +174,8 @@ func fuzzRecordSeeds() [][]byte {
 		[]byte{0x96},
 		twice,
 		twiceMap,
+		// A str8 key claiming 32 bytes with only 10 left.
+		append(append(bytes.Clone(hdr), 0x81, 0xd9, 0x20), "0123456789"...),
 	)
 	return out
 }

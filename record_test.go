@@ -1,9 +1,14 @@
 package ginsession
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/gin-gonic/gin"
 )
 
 // TestRecordValuesAcrossTheSmallLimit checks set, delete and clear as a
@@ -94,4 +99,81 @@ func TestDuplicateKeysAreCorrupt(t *testing.T) {
 			t.Errorf("%d keys with one twice: decoded without error", n)
 		}
 	}
+}
+
+// truncatedStr8Key returns header (a valid record header) followed by a
+// one-entry values map whose str8 key claims 32 bytes while only 10 follow.
+func truncatedStr8Key(header []byte) []byte {
+	b := append([]byte(nil), header[:recordHeader]...)
+	b = append(b, 0x81, 0xd9, 0x20)
+	return append(b, "0123456789"...)
+}
+
+// decodeNoPanic is decodeRecord with a panic turned into an error.
+func decodeNoPanic(b []byte) (r *record, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("decodeRecord panicked: %v", p)
+		}
+	}()
+	return decodeRecord(b)
+}
+
+// TestTruncatedKeyIsCorrupt: a stored record whose map key claims more
+// bytes than remain is refused as corrupt (never read past the end, never
+// a panic), and a session holding it loads as a fresh one.
+func TestTruncatedKeyIsCorrupt(t *testing.T) {
+	hdr := (&record{created: 1, touched: 1}).encode(nil)
+	b := truncatedStr8Key(hdr)
+	if r, err := decodeNoPanic(b); err == nil || r != nil {
+		t.Fatalf("decodeRecord(%x) = %v, %v; want errCorrupt", b, r, err)
+	} else if !errors.Is(err, errCorrupt) {
+		t.Errorf("decodeRecord(%x) error = %v, want errCorrupt", b, err)
+	}
+
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+		a.engine.GET("/visit", func(c *gin.Context) {
+			s := Default(c)
+			seen := fmt.Sprintf("new=%v keys=%v user=%q", s.IsNew(), s.Keys(), s.GetString("user_name"))
+			s.Set("visits", 1)
+			c.String(http.StatusOK, "%s", seen)
+		})
+		a.get("/login")
+		old := a.cookie
+		id, _, ok := a.m.cookies.decode(old)
+		if !ok {
+			t.Fatalf("login set no valid cookie (%q)", old)
+		}
+		key := a.m.key(id)
+		item, err := a.store.Client.Get(key)
+		if err != nil {
+			t.Fatalf("get stored session: %v", err)
+		}
+		// Keep the live session's own header (a current created time), so
+		// only the truncated key can make it unreadable.
+		if err := a.store.Client.Set(&memcache.Item{Key: key, Value: truncatedStr8Key(item.Value)}); err != nil {
+			t.Fatalf("store the corrupt record: %v", err)
+		}
+
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("loading the corrupt record panicked: %v", p)
+				}
+			}()
+			r := a.get("/visit")
+			if r.Code != http.StatusOK || r.Body.String() != `new=true keys=[] user=""` {
+				t.Errorf("request over the corrupt record: %d %q; want a fresh, empty session", r.Code, r.Body.String())
+			}
+		}()
+		if a.cookie == "" || a.cookie == old {
+			t.Fatalf("the fresh session got no new cookie (jar %q)", a.cookie)
+		}
+		r := a.storedRecord()
+		if r == nil || r.count() != 1 || r.value("visits") == nil {
+			t.Errorf("the fresh session holds %+v, want only visits", r)
+		}
+	})
 }
