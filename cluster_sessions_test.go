@@ -59,7 +59,7 @@ func (cs *clusterSessions) login(t *testing.T, user string) string {
 
 // primary returns the address of the server a session lives on first.
 func (cs *clusterSessions) primary(cookie string) string {
-	return cs.m.client.(*clusterClient).owners(cs.m.key(cookie[:idLen]))[0]
+	return cs.m.store.client.(*clusterClient).owners(cs.m.key(cookie[:idLen]))[0]
 }
 
 func TestClusterSessionsSurviveNodeLoss(t *testing.T) {

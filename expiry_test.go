@@ -115,7 +115,7 @@ func TestExpiredStoredRecordIsNotReused(t *testing.T) {
 	long.get("/login")
 	short, _ := clockApp(t, Options{KeyPrefix: prefix, IdleTimeout: time.Hour})
 	short.store.Client = client
-	short.m.client = short.store
+	short.m.store.client = short.store
 	short.m.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	short.cookie = long.cookie
 	if got := short.get("/").Body.String(); got != "" {

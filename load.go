@@ -1,0 +1,74 @@
+package ginsession
+
+// The session loads lazily: the middleware does no I/O, and the first
+// method call reads the cookie and, when it verifies, the stored session.
+
+// with runs fn on the loaded state, under the session's lock, loading it on
+// first use. It returns the load error instead when the store failed; the
+// first failure while the handler chain runs replaces the response with the
+// ErrorHandler's (written without the lock, so an ErrorHandler may use the
+// session).
+func (s *Session) with(fn func(st *state)) error {
+	s.mu.Lock()
+	if s.st.load == unloaded {
+		s.loadLocked()
+		if s.st.load == loadFailed {
+			err := s.st.loadErr
+			s.failLoadLocked(err)
+			return err
+		}
+	}
+	defer s.mu.Unlock()
+	if s.st.load == loadFailed {
+		return s.st.loadErr
+	}
+	fn(&s.st)
+	return nil
+}
+
+// loadLocked reads the cookie and, when it verifies, the stored session.
+// Forged, malformed and oversized cookies are ignored without any store
+// access; a missing, expired or unreadable record gives a fresh session.
+func (s *Session) loadLocked() {
+	now := s.m.now()
+	var id string
+	var current bool
+	found := requestCookies(s.req.Header, s.m.opts.CookieName, maxCandidate, func(value string) bool {
+		var ok bool
+		id, current, ok = s.m.cookies.decode(value)
+		return ok
+	})
+	if found {
+		ident := identity{id: id}
+		key := s.m.store.key(&ident)
+		rec, cas, err := s.m.store.load(key, now)
+		if err != nil {
+			s.st.load, s.st.loadErr = loadFailed, err
+			return
+		}
+		if rec != nil {
+			s.st.startStored(id, key, rec, cas)
+			s.st.ch.refresh = s.m.opts.refreshDue(rec, now)
+			if !current {
+				s.st.cookie = cookieSend // re-sign with the current secret
+			}
+			return
+		}
+	}
+	s.st.startFresh(now, s.m.opts.Persistent)
+}
+
+// failLoadLocked answers a failed load and unlocks s.mu. While the chain
+// runs with the header unwritten the ErrorHandler replaces the response;
+// later the error is recorded and returned to the caller only.
+func (s *Session) failLoadLocked(err error) {
+	if s.phase() != phaseOpen || s.resp.w.Written() {
+		s.mu.Unlock()
+		s.reportStoreError(err)
+		return
+	}
+	s.m.opts.Logger.Warn("ginsession: session store unavailable", "error", err)
+	abort := s.claimErrorPage()
+	s.mu.Unlock()
+	s.sendErrorPage(err, abort)
+}

@@ -1,0 +1,265 @@
+package ginsession
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// phase is where a session's request is in its response. Only the
+// middleware and the code in this file advance it, always under the
+// session's lock; the response writer reads it without the lock.
+type phase uint32
+
+const (
+	// phaseOpen: the handler chain runs and the header is unwritten, so a
+	// commit may still set the cookie.
+	phaseOpen phase = iota
+	// phaseHeaderOut: the chain runs and the header went out (or is going
+	// out): an existing session is still stored, a new one cannot be.
+	phaseHeaderOut
+	// phaseErrorPage: the ErrorHandler is replacing the response after a
+	// store failure; its writes pass straight through.
+	phaseErrorPage
+	// phaseFailed: the error response is out. The handler's output is
+	// dropped and nothing more is stored: the client was told the request
+	// failed. Final.
+	phaseFailed
+	// phaseFinishing: the chain returned with the header unwritten and the
+	// middleware commits; loads in other goroutines no longer answer with
+	// the error page.
+	phaseFinishing
+	// phaseDetached: the middleware returned before the response started.
+	// gin may hand the context to another request once the response is
+	// done, so only the pre-header hook (an outer middleware writing) may
+	// still set the cookie.
+	phaseDetached
+	// phaseDetachedOut: the middleware returned and the response started:
+	// a change is stored only by Save.
+	phaseDetachedOut
+)
+
+// response is the session's hold on its request's response: the hook
+// writer installed as c.Writer, and the phase.
+type response struct {
+	c     *gin.Context // only while the middleware runs: gin recycles it
+	w     hookWriter
+	phase atomic.Uint32
+	// pageDone is closed when the error page of phaseErrorPage is complete.
+	pageDone chan struct{}
+	vary     [1]string // backing for the Vary header this session adds
+}
+
+// commitTiming says whether a commit may set the cookie.
+type commitTiming uint8
+
+const (
+	withCookie    commitTiming = iota // the header is unwritten: set (or expire) the cookie now
+	withoutCookie                     // too late for a header: a new session cannot be stored
+)
+
+// phase returns the current phase.
+func (s *Session) phase() phase { return phase(s.resp.phase.Load()) }
+
+// setPhase moves to p; the caller holds s.mu.
+func (s *Session) setPhase(p phase) { s.resp.phase.Store(uint32(p)) }
+
+// saveTiming says whether Save may still set the cookie: only while the
+// chain runs and the header has not started out. The pre-header hook
+// records a call that sends the header under s.mu, unlike gin's writer
+// state, which the handler changes while writing.
+func (s *Session) saveTiming() commitTiming {
+	if s.phase() == phaseOpen {
+		return withCookie
+	}
+	return withoutCookie
+}
+
+// commitLocked writes the session if it changed, was regenerated or is due
+// for an idle refresh, then sets or expires the cookie as timing allows. It
+// returns ErrHeaderWritten when a new session changed too late to send its
+// cookie.
+func (s *Session) commitLocked(timing commitTiming) error {
+	st := &s.st
+	if st.load != loaded {
+		return nil
+	}
+	write := st.needsWrite()
+	if !write && (timing != withCookie || st.cookie == cookieKeep) {
+		return nil // the common read-only request: not even a clock read
+	}
+	now := s.m.now()
+	if write {
+		if st.ident.state != idStored && timing == withoutCookie {
+			st.dropChanges(now, s.m.opts.Persistent)
+			return ErrHeaderWritten
+		}
+		if err := s.m.store.save(st, now); err != nil {
+			return err
+		}
+	}
+	if timing == withCookie && st.cookie != cookieKeep {
+		s.writeCookie(now)
+		st.cookie = cookieKeep
+	}
+	return nil
+}
+
+// beforeHeader commits just before the response header is written, in the
+// goroutine writing it, and adds "Vary: Cookie" when the session was used.
+// sends tells that the header goes out right after (false for WriteHeader,
+// which gin only records). A store failure replaces the response with the
+// ErrorHandler's.
+func (s *Session) beforeHeader(sends bool) {
+	if err, abort := s.commitBeforeHeader(sends); err != nil {
+		s.sendErrorPage(err, abort)
+	}
+}
+
+// commitBeforeHeader is beforeHeader's work under the lock. On a failed
+// commit it claims the error page and reports whether the rest of the
+// chain is to be aborted.
+func (s *Session) commitBeforeHeader(sends bool) (err error, abort bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch p := s.phase(); {
+	case p == phaseOpen && sends:
+		s.setPhase(phaseHeaderOut)
+	case p == phaseDetached:
+		s.setPhase(phaseDetachedOut) // changes after this need Save
+	}
+	if s.st.load != unloaded {
+		s.addVary()
+	}
+	if err = automatic(s.commitLocked(withCookie)); err == nil {
+		return nil, false
+	}
+	// The error page answers for these changes: they must not be stored
+	// once the response is out (nor the store waited on again).
+	s.st.dropChanges(s.m.now(), s.m.opts.Persistent)
+	s.st.ch.refresh = false
+	return err, s.claimErrorPage()
+}
+
+// claimErrorPage moves to phaseErrorPage; the caller holds s.mu and then
+// calls sendErrorPage without it. It reports whether the handler chain is
+// still running (and so is to be aborted).
+func (s *Session) claimErrorPage() (chainRunning bool) {
+	p := s.phase()
+	s.resp.pageDone = make(chan struct{})
+	s.setPhase(phaseErrorPage)
+	return p == phaseOpen || p == phaseHeaderOut
+}
+
+// sendErrorPage writes the ErrorHandler's response for err after
+// claimErrorPage, then drops whatever the handler writes later.
+func (s *Session) sendErrorPage(err error, abort bool) {
+	c := s.resp.c
+	defer func() { // even if the ErrorHandler panics
+		s.mu.Lock()
+		s.setPhase(phaseFailed)
+		close(s.resp.pageDone)
+		s.mu.Unlock()
+	}()
+	s.mu.Lock()
+	s.addVary() // an ErrorHandler may send a cacheable page
+	s.mu.Unlock()
+	s.m.opts.ErrorHandler(c, err)
+	if abort {
+		c.Abort()
+	}
+}
+
+// waitErrorPageLocked waits, with s.mu held, until an error page that
+// another goroutine is writing is complete.
+func (s *Session) waitErrorPageLocked() {
+	for s.phase() == phaseErrorPage {
+		done := s.resp.pageDone
+		s.mu.Unlock()
+		<-done
+		s.mu.Lock()
+	}
+}
+
+// reportStoreError records a store failure that can no longer replace the
+// response: in the log, and on the context while the handler chain runs
+// (once it returned, the context belongs to the middleware or, later, to
+// another request).
+func (s *Session) reportStoreError(err error) {
+	switch s.phase() {
+	case phaseFinishing, phaseDetached, phaseDetachedOut:
+		s.m.opts.Logger.Error("ginsession: session store failed after its middleware finished", "error", err)
+	default:
+		_ = s.resp.c.Error(err)
+		s.m.opts.Logger.Error("ginsession: session store failed after the response started", "error", err)
+	}
+}
+
+// automatic filters a commit error for the automatic commit: a session that
+// ended during the request is normal there (the store logged it) and must
+// not replace the response.
+func automatic(err error) error {
+	if errors.Is(err, ErrSessionEnded) {
+		return nil
+	}
+	return err
+}
+
+// addVary adds "Vary: Cookie" once: a response that depends on the session
+// must not be served to another visitor from a shared cache. The first Vary
+// value uses the session's own backing array, saving an allocation.
+func (s *Session) addVary() {
+	h := s.resp.w.Header()
+	old, ok := h["Vary"]
+	if !ok {
+		s.resp.vary[0] = "Cookie"
+		h["Vary"] = s.resp.vary[:]
+		return
+	}
+	for _, v := range old {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return
+			}
+		}
+	}
+	h["Vary"] = append(old, "Cookie")
+}
+
+// writeCookie adds the Set-Cookie header (replacing one this request set
+// earlier) and Cache-Control: no-store unless the handler chose a policy.
+func (s *Session) writeCookie(now time.Time) {
+	o := &s.m.opts
+	ck := http.Cookie{
+		Name:     o.CookieName,
+		Path:     o.CookiePath,
+		Domain:   o.CookieDomain,
+		HttpOnly: true,
+		Secure:   !o.InsecureCookie,
+		SameSite: o.SameSite,
+	}
+	if s.st.cookie == cookieExpire || s.st.ident.id == "" {
+		ck.MaxAge = -1
+	} else {
+		ck.Value = s.m.cookies.encode(s.st.ident.id)
+		if s.st.rec.persistent {
+			ck.MaxAge = o.cookieMaxAge(s.st.rec, now)
+		}
+	}
+	h := s.resp.w.Header()
+	prefix := o.CookieName + "="
+	kept := h["Set-Cookie"][:0]
+	for _, v := range h["Set-Cookie"] {
+		if !strings.HasPrefix(v, prefix) {
+			kept = append(kept, v)
+		}
+	}
+	h["Set-Cookie"] = append(kept, ck.String())
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store")
+	}
+}

@@ -1,0 +1,298 @@
+package ginsession
+
+import "time"
+
+// The per-request session state is plain data: this file holds its types and
+// the transitions the Session methods make, and does no I/O. The store
+// (store.go) reads and writes it; the response code (response.go) decides
+// when.
+
+// loadState says whether the stored session has been read yet.
+type loadState uint8
+
+const (
+	unloaded   loadState = iota // nothing read: the middleware does no I/O
+	loaded                      // rec holds the stored (or a fresh) session
+	loadFailed                  // the store failed: the session is unusable for this request
+)
+
+// idState says what the session's ID stands for in the store.
+type idState uint8
+
+const (
+	idAnonymous   idState = iota // a new session without an ID: nothing to store, no cookie
+	idFresh                      // a new session with its ID, not yet stored: stored with Add
+	idStored                     // a record exists under key: updated with CompareAndSwap
+	idRegenerated                // a new ID for a stored session: Add the new key, then delete prev
+)
+
+// cookieAction is what the next commit before the header does to the cookie.
+type cookieAction uint8
+
+const (
+	cookieKeep   cookieAction = iota // leave the browser's cookie alone
+	cookieSend                       // set it: a new ID, persistence changed, or re-signed
+	cookieExpire                     // expire it: the session was destroyed
+)
+
+// identity is the session's place in the store.
+type identity struct {
+	state idState
+	id    string // "" while anonymous
+	key   string // the memcached key of id, filled by the store when needed
+	cas   uint64 // CAS id of the stored record as read; 0 = unknown, re-read before a swap
+	prev  previous
+}
+
+// previous is the stored session a pending regeneration replaces: deleted
+// once the new ID is stored, restored if storing fails.
+type previous struct {
+	id, key string
+	created int64 // the record's creation time before Login restarted it
+}
+
+// state is one request's view of its session.
+type state struct {
+	load    loadState
+	loadErr error // the store failure, when load is loadFailed
+	isNew   bool  // created by this request: no valid stored session was found, or it was destroyed
+	ident   identity
+	rec     *record
+	ch      changes
+	cookie  cookieAction
+}
+
+// changes are this request's own edits, replayed onto a fresh copy of the
+// stored session when a CompareAndSwap conflicts.
+type changes struct {
+	cleared    bool
+	persistent bool   // the persistence flag changed
+	refresh    bool   // the idle deadline is due to be pushed forward
+	edits      []edit // the last set or delete of each key changed
+	flashAdded [][]byte
+	flashTaken [][]byte
+	encodeErr  error // values that failed to encode since the last Save
+}
+
+// edit is a set (or delete) of one key.
+type edit struct {
+	key string
+	set bool
+}
+
+// edited reports whether the request changed the session's data.
+func (ch *changes) edited() bool {
+	return ch.cleared || ch.persistent || len(ch.edits) > 0 || len(ch.flashAdded) > 0 || len(ch.flashTaken) > 0
+}
+
+// mark records a set (or delete) of key. A request changes few keys, so a
+// slice searched linearly beats a map here.
+func (ch *changes) mark(key string, set bool) {
+	for i := range ch.edits {
+		if ch.edits[i].key == key {
+			ch.edits[i].set = set
+			return
+		}
+	}
+	ch.edits = append(ch.edits, edit{key: key, set: set})
+}
+
+// freshRecord returns an empty session record created at now.
+func freshRecord(now time.Time, persistent bool) *record {
+	t := now.Unix()
+	return &record{created: t, touched: t, persistent: persistent}
+}
+
+// startFresh makes the state a new, empty, anonymous session.
+func (st *state) startFresh(now time.Time, persistent bool) {
+	st.load, st.isNew = loaded, true
+	st.ident = identity{}
+	st.rec = freshRecord(now, persistent)
+	st.ch = changes{}
+}
+
+// startStored makes the state the stored session rec, read under key with
+// CAS id cas.
+func (st *state) startStored(id, key string, rec *record, cas uint64) {
+	st.load = loaded
+	st.ident = identity{state: idStored, id: id, key: key, cas: cas}
+	st.rec = rec
+}
+
+// needsWrite reports whether a commit has something to store.
+func (st *state) needsWrite() bool {
+	return st.ch.edited() || st.ch.refresh || st.ident.state == idFresh || st.ident.state == idRegenerated
+}
+
+// giveID gives an anonymous session its ID (at its first change) and
+// schedules its cookie.
+func (st *state) giveID(newID func() string) {
+	if st.ident.state == idAnonymous {
+		st.ident = identity{state: idFresh, id: newID()}
+		st.cookie = cookieSend
+	}
+}
+
+// set stores raw under key; it reports whether anything changed.
+func (st *state) set(key string, raw []byte) bool {
+	if old, ok := st.rec.get(key); ok && string(old) == string(raw) {
+		return false
+	}
+	st.rec.set(key, raw)
+	st.ch.mark(key, true)
+	return true
+}
+
+// del removes key; it reports whether anything changed.
+func (st *state) del(key string) bool {
+	if _, ok := st.rec.get(key); !ok {
+		return false
+	}
+	st.rec.del(key)
+	st.ch.mark(key, false)
+	return true
+}
+
+// clear removes every key and flash; it reports whether anything changed.
+func (st *state) clear() bool {
+	if st.rec.count() == 0 && len(st.rec.flashes) == 0 {
+		return false
+	}
+	st.takeFlashes()
+	st.rec.clearValues()
+	st.ch.cleared = true
+	st.ch.edits = nil
+	return true
+}
+
+// addFlash queues raw as a flash message.
+func (st *state) addFlash(raw []byte) {
+	st.rec.flashes = append(st.rec.flashes, raw)
+	st.ch.flashAdded = append(st.ch.flashAdded, raw)
+}
+
+// takeFlashes removes and returns all flashes: those stored before this
+// request are recorded as consumed, those added in it are simply dropped.
+func (st *state) takeFlashes() [][]byte {
+	all := st.rec.flashes
+	stored := max(len(all)-len(st.ch.flashAdded), 0)
+	st.ch.flashTaken = append(st.ch.flashTaken, all[:stored]...)
+	st.ch.flashAdded = nil
+	st.rec.flashes = nil
+	return all
+}
+
+// setPersistent changes the "remember me" flag; it reports whether anything
+// changed.
+func (st *state) setPersistent(on bool) bool {
+	if st.rec.persistent == on {
+		return false
+	}
+	st.rec.persistent = on
+	st.ch.persistent = true
+	st.cookie = cookieSend
+	return true
+}
+
+// regenerate gives the session a new ID, keeping its data; a stored session
+// becomes the pending previous one. With restartAt set (a login), the
+// absolute Lifetime counts from then.
+func (st *state) regenerate(newID func() string, restartAt int64) {
+	prev := st.ident.prev
+	if st.ident.state == idStored {
+		prev = previous{id: st.ident.id, key: st.ident.key}
+	}
+	if prev.id != "" && st.ident.state != idRegenerated {
+		prev.created = st.rec.created
+	}
+	next := idFresh
+	if prev.id != "" {
+		next = idRegenerated
+	}
+	st.ident = identity{state: next, id: newID(), prev: prev}
+	st.cookie = cookieSend
+	if restartAt != 0 {
+		st.rec.created = restartAt
+	}
+}
+
+// storedKeys returns the keys a destroy must delete: the stored record's and
+// a pending regeneration's previous one.
+func (st *state) storedKeys() []string {
+	var keys []string
+	if st.ident.prev.key != "" {
+		keys = append(keys, st.ident.prev.key)
+	}
+	if st.ident.state == idStored {
+		keys = append(keys, st.ident.key)
+	}
+	return keys
+}
+
+// destroyed empties the session after its record was deleted and schedules
+// the cookie's expiry.
+func (st *state) destroyed(now time.Time, persistent bool) {
+	st.startFresh(now, persistent)
+	st.cookie = cookieExpire
+}
+
+// ended handles a session that vanished from the store during the request
+// (a logout elsewhere, expiry, eviction) or outlived its Lifetime: the
+// request's changes are dropped rather than bringing it back. The cookie is
+// left alone: expiring it could undo a login that replaced the session in
+// another tab.
+func (st *state) ended(now time.Time, persistent bool) {
+	st.startFresh(now, persistent)
+	st.cookie = cookieKeep
+}
+
+// written resets change tracking after a successful write of rec. The CAS id
+// is now unknown, so a second commit in this request re-reads first.
+func (st *state) written(rec *record) {
+	st.rec = rec
+	st.ident.state, st.ident.cas, st.ident.prev = idStored, 0, previous{}
+	st.ch = changes{}
+}
+
+// dropChanges forgets the pending edits after a failed commit, so a later
+// commit rebuilds from the store instead of retrying them. A failed
+// regeneration keeps the old session and cookie; a new session that failed
+// to store starts over.
+func (st *state) dropChanges(now time.Time, persistent bool) {
+	switch st.ident.state {
+	case idRegenerated:
+		p := st.ident.prev
+		st.ident = identity{state: idStored, id: p.id, key: p.key}
+		st.rec.created = p.created
+		st.cookie = cookieKeep
+	case idFresh, idAnonymous:
+		st.rec = freshRecord(now, persistent)
+		if st.cookie == cookieSend {
+			st.ident, st.cookie = identity{}, cookieKeep
+		}
+	}
+	st.ident.cas = 0 // the local record may hold the dropped edits
+	st.ch = changes{}
+}
+
+// replay applies this request's changes to a freshly read record: a clear,
+// then the last set or delete of each key it changed (last writer wins per
+// key), flash messages consumed and added, and the persistence flag.
+func (st *state) replay(fresh *record) *record {
+	out := fresh.clone()
+	if st.ch.cleared {
+		out.clearValues()
+	}
+	for _, e := range st.ch.edits {
+		if !e.set {
+			out.del(e.key)
+		} else if v, ok := st.rec.get(e.key); ok {
+			out.set(e.key, v)
+		}
+	}
+	out.flashes = append(removeFlashes(out.flashes, st.ch.flashTaken), st.ch.flashAdded...)
+	if st.ch.persistent {
+		out.persistent = st.rec.persistent
+	}
+	return out
+}

@@ -1,0 +1,205 @@
+package ginsession
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// store is the only code that calls the memcached Client: it reads a
+// session, writes one (Add for a new ID, CompareAndSwap with re-read and
+// merge for an existing one) and deletes one. The caller holds the
+// session's lock and passes the time.
+type store struct {
+	client Client
+	opts   *Options
+}
+
+// isMiss reports whether err means "no such item".
+func isMiss(err error) bool {
+	return errors.Is(err, memcache.ErrCacheMiss)
+}
+
+// isGone reports whether a CompareAndSwap failed because the item no longer
+// exists (deleted, expired or evicted).
+func isGone(err error) bool {
+	return isMiss(err) || errors.Is(err, memcache.ErrNotStored)
+}
+
+// key returns the memcached key of id, remembered in ident.
+func (sto *store) key(ident *identity) string {
+	if ident.key == "" {
+		ident.key = storageKey(sto.opts.KeyPrefix, ident.id)
+	}
+	return ident.key
+}
+
+// load fetches and decodes the session stored under key. It returns
+// (nil, 0, nil) when the session does not exist, is expired, or holds bytes
+// that are not a valid record (logged); an error only for store failures.
+func (sto *store) load(key string, now time.Time) (*record, uint64, error) {
+	item, err := sto.client.Get(key)
+	if isMiss(err) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("ginsession: load session: %w", err)
+	}
+	rec, err := decodeRecord(item.Value)
+	if err != nil {
+		sto.opts.Logger.Warn("ginsession: ignoring unreadable session record; starting a new session", "error", err, "bytes", len(item.Value))
+		return nil, 0, nil
+	}
+	if !sto.opts.alive(rec, now) {
+		return nil, 0, nil
+	}
+	return rec, item.CasID, nil
+}
+
+// save writes the session: Add for a new or regenerated one,
+// CompareAndSwap for a stored one. A session whose Lifetime ended, or that
+// vanished from the store meanwhile, is not brought back: st becomes a
+// fresh session and save returns ErrSessionEnded.
+func (sto *store) save(st *state, now time.Time) error {
+	exp, ok := sto.opts.expiration(st.rec.created, now)
+	if !ok {
+		return sto.ended(st, now)
+	}
+	if st.ident.state == idStored {
+		return sto.swap(st, now, exp)
+	}
+	return sto.add(st, now, exp)
+}
+
+// add stores a new (or regenerated) session under its ID, never
+// overwriting, then deletes the ID a regeneration replaced.
+func (sto *store) add(st *state, now time.Time, exp int32) error {
+	st.rec.touched = now.Unix()
+	value, err := sto.encode(st.rec)
+	if err != nil {
+		return err
+	}
+	item := &memcache.Item{Key: sto.key(&st.ident), Value: value, Expiration: exp}
+	err = sto.client.Add(item)
+	if errors.Is(err, memcache.ErrNotStored) { // an ID collision: never overwrite
+		st.ident.id, st.ident.key = newID(), ""
+		item.Key = sto.key(&st.ident)
+		err = sto.client.Add(item)
+	}
+	if err != nil {
+		return fmt.Errorf("ginsession: save session: %w", err)
+	}
+	if prev := st.ident.prev.key; prev != "" {
+		err := sto.client.Delete(prev)
+		if err != nil {
+			_ = sto.client.Delete(item.Key) // undo: the old session decides
+		}
+		if isMiss(err) { // destroyed elsewhere meanwhile: do not bring it back
+			return sto.ended(st, now)
+		}
+		if err != nil {
+			return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
+		}
+	}
+	st.written(st.rec)
+	return nil
+}
+
+// swap updates a stored record with CompareAndSwap. On a conflict (or with
+// no CAS id) it re-reads the stored session, replays this request's own
+// changes onto it and retries, at most MaxRetries times.
+func (sto *store) swap(st *state, now time.Time, exp int32) error {
+	item := &memcache.Item{Key: sto.key(&st.ident), Expiration: exp}
+	if st.ident.cas != 0 {
+		st.rec.touched = now.Unix()
+		value, err := sto.encode(st.rec)
+		if err != nil {
+			return err
+		}
+		item.Value, item.CasID = value, st.ident.cas
+		if done, err := sto.settle(st, now, sto.client.CompareAndSwap(item), st.rec); done {
+			return err
+		}
+	}
+	for attempt := range sto.opts.MaxRetries {
+		if attempt > 0 {
+			backoff(attempt)
+		}
+		fresh, cas, err := sto.load(item.Key, now)
+		if err != nil {
+			return fmt.Errorf("ginsession: save session: %w", errors.Unwrap(err))
+		}
+		if fresh == nil {
+			return sto.ended(st, now)
+		}
+		if !st.ch.edited() && !sto.opts.refreshDue(fresh, now) {
+			// Only a refresh was due, and another request just did it.
+			st.written(fresh)
+			return nil
+		}
+		merged := st.replay(fresh)
+		merged.touched = now.Unix()
+		value, err := sto.encode(merged)
+		if err != nil {
+			return err
+		}
+		item.Value, item.CasID = value, cas
+		if done, err := sto.settle(st, now, sto.client.CompareAndSwap(item), merged); done {
+			return err
+		}
+	}
+	return fmt.Errorf("ginsession: save session: %w (gave up after %d merges)", memcache.ErrCASConflict, sto.opts.MaxRetries)
+}
+
+// settle interprets a CompareAndSwap result for the record rec that was
+// sent. done is false only for a conflict, which calls for a re-read.
+func (sto *store) settle(st *state, now time.Time, err error, rec *record) (done bool, _ error) {
+	switch {
+	case err == nil:
+		st.written(rec)
+		return true, nil
+	case isGone(err):
+		return true, sto.ended(st, now)
+	case errors.Is(err, memcache.ErrCASConflict):
+		return false, nil
+	}
+	return true, fmt.Errorf("ginsession: save session: %w", err)
+}
+
+// ended makes st a fresh session after its stored one vanished or outlived
+// its Lifetime, and returns ErrSessionEnded.
+func (sto *store) ended(st *state, now time.Time) error {
+	sto.opts.Logger.Info("ginsession: session ended during the request; its changes were discarded")
+	st.ended(now, sto.opts.Persistent)
+	return ErrSessionEnded
+}
+
+// remove deletes the stored records of st (logout). A record already gone
+// is not an error.
+func (sto *store) remove(st *state) error {
+	for _, key := range st.storedKeys() {
+		if err := sto.client.Delete(key); err != nil && !isMiss(err) {
+			return fmt.Errorf("ginsession: destroy session: %w", err)
+		}
+	}
+	return nil
+}
+
+// encode encodes r and enforces MaxSize.
+func (sto *store) encode(r *record) ([]byte, error) {
+	value := r.encode(nil)
+	if len(value) > sto.opts.MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes encoded, MaxSize is %d", ErrTooLarge, len(value), sto.opts.MaxSize)
+	}
+	return value, nil
+}
+
+// backoff sleeps a short random time before the attempt-th retry, so
+// requests racing on one session spread out instead of colliding again.
+func backoff(attempt int) {
+	limit := time.Duration(min(attempt, 10)) * 200 * time.Microsecond
+	time.Sleep(rand.N(limit))
+}
