@@ -13,49 +13,49 @@ import (
 // error response replaced the handler's.
 var errAborted = errors.New("ginsession: response replaced by the session error handler")
 
-// Writer modes.
-const (
-	modeHook        = iota // commit the session before the header goes out
-	modePassthrough        // writing the error response: no hook
-	modeDiscard            // the error response was sent: drop the handler's output
-)
-
-// commitWriter wraps gin's ResponseWriter so the session is committed just
+// hookWriter wraps gin's ResponseWriter so the session is committed just
 // before the response header is written. It never buffers: every call is
 // passed straight through after the commit.
-type commitWriter struct {
+type hookWriter struct {
 	gin.ResponseWriter
-	s    *Session
-	mode int
+	s *Session
 }
 
 // before runs the pre-header commit while the header is still unwritten and
-// reports whether the caller should pass its call through. sends is false
-// for WriteHeader, which only records the status (gin sends the header with
-// the first body byte or at the end of the chain).
-func (w *commitWriter) before(sends bool) bool {
-	if w.mode == modeHook && !w.ResponseWriter.Written() {
-		w.s.beforeHeader(sends)
+// reports whether the caller should pass its call through: the handler's
+// output is dropped once the store error response replaced it. sends is
+// false for WriteHeader, which only records the status (gin sends the
+// header with the first body byte or at the end of the chain).
+func (w *hookWriter) before(sends bool) bool {
+	switch w.s.phase() {
+	case phaseErrorPage:
+		return true // the ErrorHandler's own writes
+	case phaseFailed:
+		return false
 	}
-	return w.mode != modeDiscard
+	if w.ResponseWriter.Written() {
+		return true
+	}
+	w.s.beforeHeader(sends)
+	return w.s.phase() != phaseFailed
 }
 
 // WriteHeader commits the session, then records the status code.
-func (w *commitWriter) WriteHeader(code int) {
+func (w *hookWriter) WriteHeader(code int) {
 	if w.before(false) {
 		w.ResponseWriter.WriteHeader(code)
 	}
 }
 
 // WriteHeaderNow commits the session, then sends the header.
-func (w *commitWriter) WriteHeaderNow() {
+func (w *hookWriter) WriteHeaderNow() {
 	if w.before(true) {
 		w.ResponseWriter.WriteHeaderNow()
 	}
 }
 
 // Write commits the session, then writes the body bytes.
-func (w *commitWriter) Write(b []byte) (int, error) {
+func (w *hookWriter) Write(b []byte) (int, error) {
 	if !w.before(true) {
 		return len(b), nil
 	}
@@ -63,7 +63,7 @@ func (w *commitWriter) Write(b []byte) (int, error) {
 }
 
 // WriteString commits the session, then writes s.
-func (w *commitWriter) WriteString(s string) (int, error) {
+func (w *hookWriter) WriteString(s string) (int, error) {
 	if !w.before(true) {
 		return len(s), nil
 	}
@@ -71,14 +71,14 @@ func (w *commitWriter) WriteString(s string) (int, error) {
 }
 
 // Flush commits the session, then flushes (streaming and SSE keep working).
-func (w *commitWriter) Flush() {
+func (w *hookWriter) Flush() {
 	if w.before(true) {
 		w.ResponseWriter.Flush()
 	}
 }
 
 // Hijack commits the session, then hands over the connection (websockets).
-func (w *commitWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *hookWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if !w.before(true) {
 		return nil, nil, errAborted
 	}
@@ -88,6 +88,6 @@ func (w *commitWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap returns the wrapped writer, for http.ResponseController (read
 // and write deadlines, full duplex). Writing through it bypasses the
 // session's pre-header commit.
-func (w *commitWriter) Unwrap() http.ResponseWriter {
+func (w *hookWriter) Unwrap() http.ResponseWriter {
 	return w.ResponseWriter
 }
