@@ -1,6 +1,102 @@
 package ginsession
 
+import (
+	"strconv"
+	"testing"
+	"time"
+)
+
 // key returns the memcached key of a session ID, as the store computes it.
 func (m *Manager) key(id string) string {
 	return storageKey(m.opts.KeyPrefix, id)
+}
+
+// The state is plain data: these tests drive its transitions without Gin or
+// a store.
+
+func testState(t *testing.T) *state {
+	t.Helper()
+	st := &state{}
+	st.startFresh(time.Unix(1_000_000, 0), false)
+	return st
+}
+
+func counterID() func() string {
+	n := 0
+	return func() string { n++; return "id" + strconv.Itoa(n) }
+}
+
+func TestStateAnonymousUntilFirstChange(t *testing.T) {
+	st := testState(t)
+	if st.needsWrite() || st.ident.state != idAnonymous || st.cookie != cookieKeep {
+		t.Fatalf("fresh state: needsWrite %v, ident %v, cookie %v", st.needsWrite(), st.ident.state, st.cookie)
+	}
+	if !st.set("k", []byte{0x01}) {
+		t.Fatal("set of a new key reported no change")
+	}
+	st.giveID(counterID())
+	if st.ident != (identity{state: idFresh, id: "id1"}) || st.cookie != cookieSend || !st.needsWrite() {
+		t.Fatalf("after the first change: ident %+v, cookie %v", st.ident, st.cookie)
+	}
+	if st.set("k", []byte{0x01}) {
+		t.Error("setting the value a key already holds reported a change")
+	}
+}
+
+func TestStateFailedRegenerationRestoresThePreviousSession(t *testing.T) {
+	st := testState(t)
+	st.startStored("old", "key-old", &record{created: 10, touched: 20}, 7)
+	st.regenerate(counterID(), 99)
+	if st.ident.state != idRegenerated || st.ident.prev != (previous{id: "old", key: "key-old", created: 10}) || st.rec.created != 99 {
+		t.Fatalf("after regenerate: ident %+v, created %d", st.ident, st.rec.created)
+	}
+	if keys := st.storedKeys(); len(keys) != 1 || keys[0] != "key-old" {
+		t.Errorf("storedKeys during a regeneration = %q, want the previous key", keys)
+	}
+	st.dropChanges(time.Unix(1_000_000, 0), false)
+	if st.ident != (identity{state: idStored, id: "old", key: "key-old"}) || st.rec.created != 10 || st.cookie != cookieKeep {
+		t.Fatalf("after a failed regeneration: ident %+v (CAS must be unknown), created %d, cookie %v", st.ident, st.rec.created, st.cookie)
+	}
+}
+
+func TestStateReplayAppliesOnlyThisRequestsChanges(t *testing.T) {
+	st := testState(t)
+	stored := &record{}
+	stored.set("cart", []byte{0x01})
+	stored.set("theme", []byte{0x02})
+	stored.flashes = [][]byte{{0xa1, 'a'}}
+	st.startStored("id", "key", stored.clone(), 1)
+	st.del("cart")
+	st.set("user", []byte{0x03})
+	st.takeFlashes()
+	st.addFlash([]byte{0xa1, 'b'})
+
+	// Meanwhile another request changed theme and added a flash.
+	fresh := stored.clone()
+	fresh.set("theme", []byte{0x04})
+	fresh.flashes = append(fresh.flashes, []byte{0xa1, 'c'})
+
+	out := st.replay(fresh)
+	if _, ok := out.get("cart"); ok {
+		t.Error("the delete was not replayed")
+	}
+	if v, _ := out.get("theme"); string(v) != "\x04" {
+		t.Errorf("theme = %q, want the other request's value", v)
+	}
+	if v, _ := out.get("user"); string(v) != "\x03" {
+		t.Errorf("user = %q, want this request's value", v)
+	}
+	if len(out.flashes) != 2 || string(out.flashes[0]) != "\xa1c" || string(out.flashes[1]) != "\xa1b" {
+		t.Errorf("flashes = %q, want the other request's c, then this request's b", out.flashes)
+	}
+}
+
+func TestStateDestroyedExpiresTheCookie(t *testing.T) {
+	st := testState(t)
+	st.startStored("id", "key", &record{}, 1)
+	st.set("k", []byte{0x01})
+	st.destroyed(time.Unix(1_000_000, 0), false)
+	if st.ident.state != idAnonymous || st.cookie != cookieExpire || st.needsWrite() || !st.isNew || st.rec.count() != 0 {
+		t.Fatalf("after destroy: ident %+v, cookie %v, needsWrite %v, isNew %v", st.ident, st.cookie, st.needsWrite(), st.isNew)
+	}
 }
