@@ -2,7 +2,6 @@ package ginsession
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -46,20 +45,16 @@ func authenticate(c *gin.Context, s *Session) {
 		c.AbortWithStatus(http.StatusForbidden)
 		return
 	}
-	c.Redirect(http.StatusFound, loginRedirect(c.Request, s.m.opts.LoginURL))
+	c.Redirect(http.StatusFound, loginRedirect(c.Request, s.m.opts.LoginURL, s.m.opts.PublicURL))
 	c.Abort()
 }
 
-// loginRedirect returns loginURL with next= the request URI, or the full
-// request URL when loginURL is absolute (another host must come back here).
-func loginRedirect(r *http.Request, loginURL string) string {
+// loginRedirect returns loginURL with next= the request URI, made absolute
+// with publicURL (never the client's Host header) when loginURL is absolute.
+func loginRedirect(r *http.Request, loginURL, publicURL string) string {
 	next := r.URL.RequestURI()
-	if u, err := url.Parse(loginURL); err == nil && (u.Scheme != "" || u.Host != "") {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		next = scheme + "://" + r.Host + next
+	if !isLocalPath(loginURL) {
+		next = publicURL + next
 	}
 	sep := "?"
 	if strings.Contains(loginURL, "?") {
@@ -75,53 +70,54 @@ func User(c *gin.Context) string {
 }
 
 // userName returns the user held under Options.UserKey as text: a string
-// as is, an integer in decimal, any other value that is not empty (not nil,
-// false, "" or an empty list or map) in fmt's %v form; "" when anonymous.
+// that is not blank, or a non-zero integer in decimal. Anything else (0,
+// booleans, blank strings, lists, maps, bytes) is anonymous: "".
 func userName(s *Session) string {
 	key := s.m.opts.UserKey
-	if name := s.GetString(key); name != "" { // the common case, unboxed
+	raw, ok := s.raw(key)
+	if !ok {
+		return ""
+	}
+	if name, n, ok := strAtStart(raw); ok && n == len(raw) { // the common case, unboxed
+		if strings.TrimSpace(name) == "" {
+			return ""
+		}
 		return name
 	}
-	value := s.Get(key)
-	switch v := value.(type) {
-	case nil:
-		return ""
-	case string, []byte:
-		return "" // empty: the fast path took any other
-	case bool:
-		if !v {
-			return ""
-		}
+	switch v := s.decode(key, raw).(type) {
 	case int64:
-		return strconv.FormatInt(v, 10)
-	case uint64:
-		return strconv.FormatUint(v, 10)
-	case []any:
-		if len(v) == 0 {
-			return ""
+		if v != 0 {
+			return strconv.FormatInt(v, 10)
 		}
-	case map[string]any:
-		if len(v) == 0 {
-			return ""
+	case uint64:
+		if v != 0 {
+			return strconv.FormatUint(v, 10)
 		}
 	}
-	return fmt.Sprint(value)
+	return ""
 }
 
-// errEmptyUser is returned by Login for an empty user name.
-var errEmptyUser = errors.New("ginsession: login: empty user name")
+// errEmptyUser is returned by Login for a blank user name.
+var errEmptyUser = errors.New("ginsession: login: blank user name")
 
 // Login logs user in: it gives the session a new ID (defeating session
 // fixation) whose absolute Lifetime starts now, stores user under
-// Options.UserKey and saves at once, returning
-// any store error. If the old session was deleted meanwhile (a logout in
-// another tab), the user is logged in to a fresh, empty session instead.
+// Options.UserKey and saves at once, returning any store error.
+//
+// Over an anonymous session, or one of the same user, the data is kept (a
+// cart survives sign-in). Over a session of another user it starts from
+// empty data, flashes and persistence, as Django's login() does, so nothing
+// one user stored reaches the next. Data stored before login was written by
+// the visitor: never let it carry authority. If the old session was deleted
+// meanwhile (a logout in another tab), the user is logged in to a fresh,
+// empty session instead.
 func Login(c *gin.Context, user string) error {
-	if user == "" {
+	if strings.TrimSpace(user) == "" {
 		return errEmptyUser
 	}
 	s := Default(c)
-	if err := s.regenerate(true); err != nil {
+	current := userName(s)
+	if err := s.login(current != "" && current != user); err != nil {
 		return err
 	}
 	s.Set(s.m.opts.UserKey, user)

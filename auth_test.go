@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -93,12 +94,13 @@ func TestLoginURLVariants(t *testing.T) {
 	cases := []struct{ loginURL, target, want string }{
 		{"/login", "/a/b?c=d", "/login?next=%2Fa%2Fb%3Fc%3Dd"},
 		{"/auth?lang=en", "/a", "/auth?lang=en&next=%2Fa"},
-		{"https://sso.example.com/login", "/a?b=1", "https://sso.example.com/login?next=" + url.QueryEscape("http://app.example.com/a?b=1")},
+		// next is built from PublicURL, never from the (forged) Host header.
+		{"https://sso.example.com/login", "/a?b=1", "https://sso.example.com/login?next=" + url.QueryEscape("https://app.example.com/a?b=1")},
 	}
 	for _, tc := range cases {
-		a := newApp(t, NewMemoryClient(), Options{LoginURL: tc.loginURL})
+		a := newApp(t, NewMemoryClient(), Options{LoginURL: tc.loginURL, PublicURL: "https://app.example.com/"})
 		a.engine.GET("/*any", Authenticated(), func(c *gin.Context) {})
-		req := httptest.NewRequest(http.MethodGet, "http://app.example.com"+tc.target, nil)
+		req := httptest.NewRequest(http.MethodGet, "http://evil.example"+tc.target, nil)
 		rec := httptest.NewRecorder()
 		a.engine.ServeHTTP(rec, req)
 		if got := rec.Header().Get("Location"); got != tc.want {
@@ -145,49 +147,61 @@ func TestNextURL(t *testing.T) {
 	}
 }
 
-// An application that stores its own user ID (not through Login) under
-// UserKey is logged in whatever the value's type, as long as it is not
-// empty.
-func TestAuthenticatedWithAnyNonEmptyUserValue(t *testing.T) {
+// Logged in means UserKey holds a non-blank string or a non-zero integer
+// (an application's own numeric user ID); every other value, falsy or not
+// text, is anonymous.
+func TestFalsyUserValuesAreAnonymous(t *testing.T) {
 	cases := []struct {
 		value any
 		user  string // "" = anonymous
 	}{
 		{"alice", "alice"},
 		{42, "42"},
+		{-7, "-7"},
 		{uint64(1) << 63, "9223372036854775808"},
-		{0, "0"},
-		{1.5, "1.5"},
-		{true, "true"},
-		{[]string{"a"}, "[a]"},
-		{"", ""},
-		{[]byte{}, ""},
-		{[]byte("carol"), "carol"},
-		{nil, ""},
+		{0, ""},
+		{0.0, ""},
+		{1.5, ""},
+		{true, ""},
 		{false, ""},
+		{" ", ""},
+		{"\t", ""},
+		{"\u00a0\n", ""},
+		{"", ""},
+		{[]any{nil}, ""},
+		{[]string{"a"}, ""},
+		{[]byte{}, ""},
+		{[]byte("carol"), ""},
+		{nil, ""},
 		{[]string{}, ""},
 		{map[string]int{}, ""},
 	}
-	for _, tc := range cases {
-		a := newApp(t, NewMemoryClient(), Options{UserKey: "user_id"})
-		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_id", tc.value) })
-		var seen, user string
-		a.engine.GET("/private", Authenticated(), func(c *gin.Context) {
-			seen, user = c.GetString(gin.AuthUserKey), User(c)
-			c.String(http.StatusOK, "private")
-		})
-		a.get("/login")
-		rec := a.get("/private")
-		if tc.user == "" {
-			if rec.Code != http.StatusFound {
-				t.Errorf("user_id %#v: status %d, want the login redirect", tc.value, rec.Code)
+	forEachBackend(t, func(t *testing.T, client Client) {
+		for _, tc := range cases {
+			a := newApp(t, client, Options{UserKey: "user_id"})
+			a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_id", tc.value) })
+			var seen, user string
+			a.engine.GET("/private", Authenticated(), func(c *gin.Context) {
+				seen, user = c.GetString(gin.AuthUserKey), User(c)
+				c.String(http.StatusOK, "private")
+			})
+			a.engine.GET("/who", func(c *gin.Context) { c.String(http.StatusOK, User(c)) })
+			a.get("/login")
+			rec := a.get("/private")
+			if tc.user == "" {
+				if rec.Code != http.StatusFound {
+					t.Errorf("user_id %#v: status %d, want the login redirect", tc.value, rec.Code)
+				}
+				if who := a.get("/who").Body.String(); who != "" {
+					t.Errorf("user_id %#v: User = %q, want \"\"", tc.value, who)
+				}
+				continue
 			}
-			continue
+			if rec.Code != http.StatusOK || seen != tc.user || user != tc.user {
+				t.Errorf("user_id %#v: status %d, AuthUserKey %q, User %q; want 200 and %q", tc.value, rec.Code, seen, user, tc.user)
+			}
 		}
-		if rec.Code != http.StatusOK || seen != tc.user || user != tc.user {
-			t.Errorf("user_id %#v: status %d, AuthUserKey %q, User %q; want 200 and %q", tc.value, rec.Code, seen, user, tc.user)
-		}
-	}
+	})
 }
 
 // TestNextURLRefusesTripleSlash: "///evil.com" parses with an empty host,
@@ -222,3 +236,94 @@ func TestNextURLRefusesTripleSlash(t *testing.T) {
 		}
 	})
 }
+
+// Bob's data must not reach Alice when she logs in on Bob's browser without
+// logging out; an anonymous visitor's cart survives sign-in, and so does the
+// data of the same user logging in again.
+func TestLoginOverAnotherUsersSessionStartsEmpty(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := authApp(t, client, Options{})
+		a.engine.POST("/set", func(c *gin.Context) {
+			s := Default(c)
+			s.Set(c.PostForm("k"), c.PostForm("v"))
+			if c.PostForm("remember") != "" {
+				s.SetPersistent(true)
+			}
+			s.AddFlash("for " + User(c))
+		})
+		a.engine.GET("/get", func(c *gin.Context) {
+			s := Default(c)
+			c.String(http.StatusOK, "%s|%s|%d", s.GetString("cart"), s.GetString("role"), len(s.Flashes()))
+		})
+
+		// Anonymous cart survives login.
+		a.do(http.MethodPost, "/set", url.Values{"k": {"cart"}, "v": {"book"}})
+		a.do(http.MethodPost, "/login", url.Values{"name": {"bob"}})
+		a.do(http.MethodPost, "/set", url.Values{"k": {"role"}, "v": {"admin"}, "remember": {"1"}})
+		if got := a.get("/get").Body.String(); got != "book|admin|2" {
+			t.Fatalf("bob after login: %q, want the anonymous cart kept", got)
+		}
+		a.do(http.MethodPost, "/set", url.Values{"k": {"x"}, "v": {"y"}})
+
+		// The same user logging in again keeps the data.
+		a.do(http.MethodPost, "/login", url.Values{"name": {"bob"}})
+		if got := a.get("/get").Body.String(); got != "book|admin|1" {
+			t.Fatalf("bob logging in again: %q, want his data kept", got)
+		}
+
+		// Another user starts from empty data, flashes and persistence.
+		a.do(http.MethodPost, "/set", url.Values{"k": {"x"}, "v": {"z"}})
+		rec := a.do(http.MethodPost, "/login", url.Values{"name": {"alice"}})
+		if ck := sessionCookie(rec, "session_id"); ck == nil || ck.MaxAge != 0 {
+			t.Errorf("alice's login cookie %v: want a browser-session cookie (bob's remember-me dropped)", ck)
+		}
+		if got := a.get("/get").Body.String(); got != "||0" {
+			t.Errorf("alice after logging in over bob's session: %q, want nothing of bob's", got)
+		}
+		if keys := a.storedRecord(); keys.count() != 1 || string(keys.value("user_name")) != "\xa5alice" {
+			t.Errorf("stored after alice's login: %d keys, user %q; want only user_name=alice", keys.count(), keys.value("user_name"))
+		}
+	})
+}
+
+// With memcached's delete failing, a handler that ignores Logout's error
+// must not answer "logged out" while the old cookie still works.
+func TestLogoutFailsClosed(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := authApp(t, client, Options{})
+		a.engine.POST("/logout-ignoring-errors", func(c *gin.Context) {
+			_ = Logout(c)
+			c.String(http.StatusOK, "logged out")
+		})
+		a.do(http.MethodPost, "/login", url.Values{"name": {"alice"}})
+		cookie := a.cookie
+		deleteFails := &failingDelete{countingClient: a.store}
+		a.m.store.client = deleteFails
+
+		rec := a.do(http.MethodPost, "/logout-ignoring-errors", url.Values{})
+		if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "logged out") {
+			t.Fatalf("failed logout answered %d %q; want the ErrorHandler's 503", rec.Code, rec.Body.String())
+		}
+		if ck := sessionCookie(rec, "session_id"); ck != nil {
+			t.Errorf("failed logout sent cookie %v", ck)
+		}
+		a.m.store.client = a.store
+		a.cookie = cookie
+		if rec := a.get("/private"); rec.Code != http.StatusOK {
+			t.Fatalf("the session should still work after the failed delete (got %d): the page was right to fail", rec.Code)
+		}
+		rec = a.do(http.MethodPost, "/logout-ignoring-errors", url.Values{})
+		if rec.Code != http.StatusOK || a.cookie != "" {
+			t.Fatalf("working logout: %d, cookie %q", rec.Code, a.cookie)
+		}
+		a.cookie = cookie
+		if rec := a.get("/private"); rec.Code != http.StatusFound {
+			t.Errorf("the old cookie still works after logout: %d", rec.Code)
+		}
+	})
+}
+
+// failingDelete fails every Delete, as memcached does when it is unreachable.
+type failingDelete struct{ *countingClient }
+
+func (f *failingDelete) Delete(string) error { return errors.New("memcache: connection refused") }

@@ -132,9 +132,10 @@ func storageKey(prefix, id string) string {
 	return string(base64.RawURLEncoding.AppendEncode(out, sum[:]))
 }
 
-// requestCookies calls match with the value of each cookie called name in
-// the request's Cookie headers, in order, until match returns true or max
-// values were tried. It reports whether match returned true. Values are
+// requestCookies calls match with the value of each well-shaped cookie
+// called name in the request's Cookie headers (the length and separator of a
+// signed session ID), in order, until match returns true or max values were
+// tried. It reports whether match returned true. Values are
 // parsed much as net/http does (whitespace trimmed, one pair of double
 // quotes removed) but not checked byte by byte: match (the strict cookie
 // decoder) rejects anything net/http would, and a value it accepts is one
@@ -149,12 +150,17 @@ func requestCookies(h http.Header, name string, max int, match func(value string
 			if !ok || textproto.TrimString(k) != name {
 				continue
 			}
-			if tried++; tried > max {
-				return false
-			}
 			v = textproto.TrimString(v)
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
+			}
+			// Only well-shaped values count toward max: junk cookies of our
+			// name planted by a sibling subdomain cannot hide the real one.
+			if len(v) != cookieLen || v[idLen] != '.' {
+				continue
+			}
+			if tried++; tried > max {
+				return false
 			}
 			if match(v) {
 				return true

@@ -317,19 +317,24 @@ func (s *Session) saveLocked(st *state) error {
 // new record is stored and the old one deleted at commit. The absolute
 // Lifetime still counts from the session's creation (Login restarts it).
 func (s *Session) Regenerate() error {
-	return s.regenerate(false)
+	return s.with(func(st *state) {
+		before := st.ch
+		st.regenerate(newID, 0)
+		s.changed(before)
+	})
 }
 
-// regenerate implements Regenerate; restart makes the absolute Lifetime
-// count from now, as for a login.
-func (s *Session) regenerate(restart bool) error {
+// login regenerates the session for a login: the absolute Lifetime counts
+// from now, and flush (another user was logged in) empties the data, the
+// flashes and the persistence first.
+func (s *Session) login(flush bool) error {
 	return s.with(func(st *state) {
-		var restartAt int64
-		if restart {
-			restartAt = s.m.now().Unix()
-		}
 		before := st.ch
-		st.regenerate(newID, restartAt)
+		if flush {
+			st.clear()
+			st.setPersistent(s.m.opts.Persistent)
+		}
+		st.regenerate(newID, s.m.now().Unix())
 		s.changed(before)
 	})
 }
@@ -337,6 +342,11 @@ func (s *Session) regenerate(restart bool) error {
 // Destroy deletes the session from memcached now, empties it and expires
 // the cookie (logout). A later Set in the same request starts a fresh
 // session with a new ID.
+//
+// If memcached cannot delete it, the session still works: Destroy returns
+// the error and, while the header is unwritten, the ErrorHandler's response
+// replaces the handler's, so a "logged out" page never goes out for a
+// session that is still alive, whether or not the handler checks the error.
 func (s *Session) Destroy() error {
 	var err error
 	if loadErr := s.with(func(st *state) {
@@ -345,6 +355,10 @@ func (s *Session) Destroy() error {
 		}
 	}); loadErr != nil {
 		return loadErr
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.failLocked(err)
 	}
 	return err
 }

@@ -14,7 +14,8 @@ func (s *Session) with(fn func(st *state)) error {
 		s.loadLocked()
 		if s.st.load == loadFailed {
 			err := s.st.loadErr
-			s.failLoadLocked(err)
+			s.m.opts.Logger.Warn("ginsession: session store unavailable", "error", err)
+			s.failLocked(err)
 			return err
 		}
 	}
@@ -56,19 +57,4 @@ func (s *Session) loadLocked() {
 		}
 	}
 	s.st.startFresh(now, s.m.opts.Persistent)
-}
-
-// failLoadLocked answers a failed load and unlocks s.mu. While the chain
-// runs with the header unwritten the ErrorHandler replaces the response;
-// later the error is recorded and returned to the caller only.
-func (s *Session) failLoadLocked(err error) {
-	if s.phase() != phaseOpen || s.resp.w.Written() {
-		s.mu.Unlock()
-		s.reportStoreError(err)
-		return
-	}
-	s.m.opts.Logger.Warn("ginsession: session store unavailable", "error", err)
-	abort := s.claimErrorPage()
-	s.mu.Unlock()
-	s.sendErrorPage(err, abort)
 }

@@ -118,8 +118,15 @@ type Options struct {
 	KeyPrefix string
 
 	// LoginURL is where Authenticated sends anonymous GET and HEAD requests.
-	// Default "/login". May be absolute ("https://sso.example.com/login").
+	// Default "/login". A local path, or an absolute http(s) URL
+	// ("https://sso.example.com/login"), which then needs PublicURL.
 	LoginURL string
+
+	// PublicURL is the site's external base URL ("https://shop.example.com"),
+	// from which an absolute LoginURL's next parameter is built. Required
+	// with an absolute LoginURL: the request's Host header is chosen by the
+	// client, so a forged one would become the return address.
+	PublicURL string
 
 	// UserKey is the session key whose non-empty value means "logged in".
 	// Default "user_name".
@@ -219,8 +226,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.CookiePath == "" {
 		o.CookiePath = "/"
 	}
-	if strings.ContainsAny(o.CookiePath+o.CookieDomain, ";\r\n\x00") {
-		return bad("CookiePath and CookieDomain must not contain ';' or control characters")
+	if strings.ContainsAny(o.CookiePath, ";\r\n\x00") {
+		return bad("CookiePath must not contain ';' or control characters")
+	}
+	if o.CookieDomain != "" && !validDomain(o.CookieDomain) {
+		return bad("CookieDomain %q is not a domain name", o.CookieDomain)
 	}
 	if o.SameSite == 0 {
 		o.SameSite = http.SameSiteLaxMode
@@ -251,8 +261,18 @@ func (o Options) withDefaults() (Options, error) {
 	if o.LoginURL == "" {
 		o.LoginURL = DefaultLoginURL
 	}
-	if _, err := url.Parse(o.LoginURL); err != nil {
-		return bad("LoginURL: %v", err)
+	absolute, err := checkLoginURL(o.LoginURL)
+	if err != nil {
+		return bad("LoginURL %q: %v", o.LoginURL, err)
+	}
+	if o.PublicURL != "" {
+		if u, err := url.Parse(o.PublicURL); err != nil || !isHTTPBase(u) {
+			return bad("PublicURL %q must be an absolute http(s) URL without query or fragment", o.PublicURL)
+		}
+		o.PublicURL = strings.TrimSuffix(o.PublicURL, "/")
+	}
+	if absolute && o.PublicURL == "" {
+		return bad("LoginURL %q is absolute: set PublicURL, the site's external base URL, to build its next parameter", o.LoginURL)
 	}
 	if o.UserKey == "" {
 		o.UserKey = DefaultUserKey
@@ -294,6 +314,49 @@ func (o Options) withDefaults() (Options, error) {
 		o.DownBackoff = DefaultDownBackoff
 	}
 	return o, nil
+}
+
+// checkLoginURL accepts a local path ("/login") or an absolute http(s)
+// URL with a host; absolute tells which. Anything else (javascript:,
+// "//host", a relative path) can only be a mistake or an open redirect.
+func checkLoginURL(raw string) (absolute bool, err error) {
+	if isLocalPath(raw) {
+		return false, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		strings.ContainsAny(raw, "\\ \t\r\n") {
+		return false, errors.New("must be a local path such as /login or an absolute http(s) URL")
+	}
+	return true, nil
+}
+
+// isHTTPBase reports whether u is an absolute http(s) URL with a host and
+// no user info, query or fragment.
+func isHTTPBase(u *url.URL) bool {
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil &&
+		u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
+}
+
+// validDomain reports whether d looks like a domain name for a cookie's
+// Domain attribute: dot-separated labels of letters, digits and hyphens.
+func validDomain(d string) bool {
+	d = strings.TrimPrefix(d, ".")
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // validCookieName reports whether name is an RFC 6265 token.

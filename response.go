@@ -136,6 +136,9 @@ func (s *Session) commitBeforeHeader(sends bool) (err error, abort bool) {
 		s.addVary()
 	}
 	if err = automatic(s.commitLocked(withCookie)); err == nil {
+		if s.st.load != unloaded && s.setsCookie() {
+			s.privateCache(s.resp.w.Header()) // a policy set after an early Save
+		}
 		return nil, false
 	}
 	// The error page answers for these changes: they must not be stored
@@ -143,6 +146,20 @@ func (s *Session) commitBeforeHeader(sends bool) (err error, abort bool) {
 	s.st.dropChanges(s.m.now(), s.m.opts.Persistent)
 	s.st.ch.refresh = false
 	return err, s.claimErrorPage()
+}
+
+// failLocked answers a store failure and unlocks s.mu. While the chain
+// runs with the header unwritten the ErrorHandler replaces the response;
+// later the error is recorded and returned to the caller only.
+func (s *Session) failLocked(err error) {
+	if s.phase() != phaseOpen || s.resp.w.Written() {
+		s.mu.Unlock()
+		s.reportStoreError(err)
+		return
+	}
+	abort := s.claimErrorPage()
+	s.mu.Unlock()
+	s.sendErrorPage(err, abort)
 }
 
 // claimErrorPage moves to phaseErrorPage; the caller holds s.mu and then
@@ -259,7 +276,47 @@ func (s *Session) writeCookie(now time.Time) {
 		}
 	}
 	h["Set-Cookie"] = append(kept, ck.String())
-	if h.Get("Cache-Control") == "" {
+	s.privateCache(h)
+}
+
+// privateCache keeps a response that sets or expires the session cookie out
+// of shared caches, which could hand one visitor's cookie to many: no-store
+// unless the handler chose a policy, and then without public or s-maxage
+// and with private.
+func (s *Session) privateCache(h http.Header) {
+	policy := h.Values("Cache-Control")
+	if len(policy) == 0 {
 		h.Set("Cache-Control", "no-store")
+		return
 	}
+	var kept []string
+	private := false
+	for _, line := range policy {
+		for d := range strings.SplitSeq(line, ",") {
+			d = strings.TrimSpace(d)
+			name, _, _ := strings.Cut(d, "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "", "public", "s-maxage":
+				continue
+			case "private", "no-store":
+				private = true
+			}
+			kept = append(kept, d)
+		}
+	}
+	if !private {
+		kept = append(kept, "private")
+	}
+	h.Set("Cache-Control", strings.Join(kept, ", "))
+}
+
+// setsCookie reports whether the response carries the session cookie.
+func (s *Session) setsCookie() bool {
+	prefix := s.m.opts.CookieName + "="
+	for _, v := range s.resp.w.Header()["Set-Cookie"] {
+		if strings.HasPrefix(v, prefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -201,7 +201,10 @@ func TestCookieHeaderParsing(t *testing.T) {
 		{"prefix of the name", []string{"xsession_id=" + value}, ""},
 		{"name with suffix", []string{"session_id2=" + value}, ""},
 		{"no equals sign", []string{"session_id" + value}, ""},
-		{"past the candidate limit", []string{strings.Repeat("session_id=junk; ", maxCandidate) + "session_id=" + value}, ""},
+		{"past the candidate limit", []string{strings.Repeat("session_id="+forged+"; ", maxCandidate) + "session_id=" + value}, ""},
+		// Junk of the wrong shape does not count toward the limit, so
+		// cookies planted by a sibling subdomain cannot hide the real one.
+		{"after junk cookies (cookie jamming)", []string{strings.Repeat("session_id=x; ", 5) + strings.Repeat("session_id="+strings.Repeat("y", cookieLen)+"; ", 5) + "session_id=" + value}, "alice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
