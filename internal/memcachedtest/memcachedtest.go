@@ -1,0 +1,128 @@
+// Package memcachedtest starts private memcached processes for tests: on a
+// free loopback port, as nobody when the tests run as root, and killed with
+// the test binary even when it crashes. Tests use it to run against a real
+// server and to stop and restart one mid-test.
+package memcachedtest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// ErrNotInstalled is returned (wrapped) by Launch when there is no
+// memcached binary in PATH.
+var ErrNotInstalled = errors.New("memcached not found in PATH (install with: apt-get install -y memcached)")
+
+// startTimeout bounds how long Launch waits for a new server to answer.
+const startTimeout = 10 * time.Second
+
+// Server is a memcached process owned by the test binary.
+type Server struct {
+	// Addr is the server's "host:port"; it stays the same across Restart.
+	Addr string
+	cmd  *exec.Cmd
+}
+
+// Launch starts memcached on addr ("" picks a free loopback port) and waits
+// until it answers. The caller stops it with Stop. Use it where there is no
+// testing.TB (TestMain); tests use Start.
+func Launch(addr string) (*Server, error) {
+	bin, err := exec.LookPath("memcached")
+	if err != nil {
+		return nil, ErrNotInstalled
+	}
+	if addr == "" {
+		if addr, err = FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("memcachedtest: address %q: %w", addr, err)
+	}
+	args := []string{"-l", host, "-p", port, "-U", "0", "-m", "64", "-t", "2"}
+	attr, extra := procAttr()
+	cmd := exec.Command(bin, append(args, extra...)...)
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("memcachedtest: start memcached: %w", err)
+	}
+	s := &Server{Addr: addr, cmd: cmd}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if err := memcache.New(addr).Ping(); err == nil {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("memcachedtest: memcached on %s did not answer within %v", addr, startTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Start starts a private memcached for one test on a free loopback port;
+// it is stopped when the test ends. Without a memcached binary the test is
+// skipped, or fails when the CI environment variable is "true".
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	return StartAt(tb, "")
+}
+
+// StartAt is Start on addr ("" picks a free loopback port), for a test that
+// brings up a server where it expects one to be missing.
+func StartAt(tb testing.TB, addr string) *Server {
+	tb.Helper()
+	s, err := Launch(addr)
+	switch {
+	case errors.Is(err, ErrNotInstalled) && !Required():
+		tb.Skipf("memcachedtest: %v", err)
+	case err != nil:
+		tb.Fatalf("memcachedtest: %v", err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Required reports whether a missing memcached must fail the tests rather
+// than skip them: when the CI environment variable is "true".
+func Required() bool { return os.Getenv("CI") == "true" }
+
+// Stop kills the process (as a crash would: no graceful shutdown) and waits
+// for it to exit. It may be called again, also after Restart.
+func (s *Server) Stop() {
+	if s.cmd.Process == nil || s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+// Restart starts the process again, empty, on the same address after Stop.
+// The test's cleanup stops it as well.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	n, err := Launch(s.Addr)
+	if err != nil {
+		tb.Fatalf("memcachedtest: restart: %v", err)
+	}
+	s.cmd = n.cmd
+}
+
+// FreeAddr returns a loopback address with a port nobody listens on.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("memcachedtest: %w", err)
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}

@@ -1,0 +1,387 @@
+package memcluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// Defaults for zero Options fields.
+const (
+	// DefaultDownBackoff is how long a server that could not be reached is
+	// skipped when Options.DownBackoff is zero.
+	DefaultDownBackoff = 5 * time.Second
+
+	// DefaultRepairTTL is the expiration of read-repaired copies when
+	// Options.RepairTTL is zero.
+	DefaultRepairTTL = time.Minute
+)
+
+// MaxServers is the most servers New accepts: a server's position must fit
+// the 8-bit tag it puts in CAS ids (see Client).
+const MaxServers = 255
+
+// Options configures a Client. The zero value of every field selects its
+// default; negative values are refused.
+type Options struct {
+	// Replicas is the number of servers each key is written to, from 1 (the
+	// default) to the number of servers. With 2 or more a key survives the
+	// loss of its primary server.
+	Replicas int
+
+	// Timeout is each server's socket read/write timeout (default
+	// memcache.DefaultTimeout). A server that does not answer within it is
+	// treated as down.
+	Timeout time.Duration
+
+	// MaxIdleConns is each server's idle-connection pool size (default
+	// memcache.DefaultMaxIdleConns). Set it near the number of concurrent
+	// requests, or connections are opened and closed under load.
+	MaxIdleConns int
+
+	// DownBackoff is how long a server that could not be reached is skipped
+	// before one operation probes it again (default DefaultDownBackoff).
+	DownBackoff time.Duration
+
+	// RepairTTL is the expiration of the copy read repair makes on a key's
+	// primary (default DefaultRepairTTL; at least one second). memcached
+	// does not tell how long an item has left, so the copy cannot keep the
+	// original's expiration: an item may outlive its own by up to RepairTTL
+	// (see Client). A shorter RepairTTL is the safe side: a copy that
+	// expires early is repaired again from a follower, or reads as a miss,
+	// which memcached allows at any time (evictions). ginsession uses its
+	// IdleTimeout, whose expiration every session write renews.
+	RepairTTL time.Duration
+
+	// Logger hears when a server goes down and when it rejoins; nil logs
+	// nothing. Log records never contain keys.
+	Logger *slog.Logger
+}
+
+// Client is a memcached client over several servers. Each key has a
+// preference list: all servers in rendezvous order (see RendezvousSelector).
+// Servers that fail are skipped for a backoff, which shifts each key to the
+// next servers of its list. A Client is safe for concurrent use; its
+// methods follow *memcache.Client's, sentinel errors included.
+//
+// Placement. The first R reachable servers of a key's list (R =
+// Options.Replicas) form its write set; the first of them is the key's
+// primary, the others its followers. The read set is the write set plus one
+// more reachable server, the handoff, which holds the key's copy when its
+// primary was away.
+//
+// Writes: primary decides. Add, Set and CompareAndSwap run on the primary
+// alone and its answer is returned, ErrNotStored and ErrCASConflict included.
+// Only after it succeeds do the followers receive a plain Set of the same
+// item, best-effort: a follower that cannot be reached is marked down and
+// replaced by the next reachable server; other follower answers are ignored.
+// A Set the primary refuses (a too-large item: memcached then drops the old
+// value) deletes the other copies of the read set, as a single server would.
+// Two writes that race on one key may leave a follower one version behind
+// the primary until the next write.
+//
+// Reads. Get asks the read set in order and the first hit wins, so a hit on
+// the primary costs one round trip and a miss costs up to R+1. When the
+// primary misses a key that a later server of the read set holds (the
+// primary restarted empty and rejoined, or the key was written while it was
+// away), Get copies the item back to the primary with Add (with
+// Options.RepairTTL as its expiration) and returns the primary's copy.
+//
+// CAS ids. CAS ids belong to the server that issued them; Get returns them
+// tagged with that server (the top 8 bits; memcached's own counter never
+// gets there). CompareAndSwap always goes to the current primary: an item
+// tagged by another server, because the primary changed since the Get,
+// fails with ErrCASConflict without touching any server, so the caller
+// re-reads and merges. Untagged ids (items not from this client) go to the
+// primary as they are.
+//
+// Delete and Touch. Delete goes to the whole read set and Touch to the write
+// set; each succeeds when at least one server held the key and returns
+// ErrCacheMiss when none did.
+//
+// Failover. An operation that cannot reach a server (refused or reset
+// connection, timeout, EOF: anything but a memcached answer) marks it down
+// for the backoff and moves on to the next server at once, so a lost server
+// fails no request by itself (the request that finds it down waits up to
+// the socket timeout when the server hangs instead of refusing). Once the
+// backoff has passed, one operation probes the server (everyone else keeps
+// skipping it); it rejoins as soon as it answers. With no reachable server,
+// operations fail with an error wrapping memcache.ErrNoServers.
+//
+// Consistency limits. After losing its primary a key is served from its
+// follower (the last replicated version) or, with R = 1, is lost. A server
+// that was marked down but kept its data (a timeout, a network partition)
+// comes back with what it had when it left: changes made while it was away
+// are lost for the keys it leads, and a key deleted while it was away can
+// come back. Both are bounded by the item's memcached expiration (and, for
+// ginsession, by the session record's own timestamps); a restarted
+// memcached comes back empty and has neither problem. The client never
+// flushes a server. Expirations are approximate across replicas: the
+// copies of a key expire up to a second apart (each server's clock ticks
+// on its own), and a Get in between repairs the follower's copy onto the
+// primary, where it lives for Options.RepairTTL unless written again.
+//
+// Errors never contain keys. Health is per server and per Client.
+type Client struct {
+	sel       *RendezvousSelector
+	servers   []*server     // index-aligned with sel.addrs
+	replicas  int           // R: servers each write goes to
+	readWidth int           // servers a Get or Delete consults: R plus the handoff
+	backoff   int64         // nanoseconds a failed server is skipped
+	repairTTL time.Duration // at least a second
+	logger    *slog.Logger  // never nil
+
+	// now is the clock used for backoffs and repair expirations; tests
+	// replace it.
+	now func() time.Time
+}
+
+// New returns a Client over servers ("host:port", or the path of a Unix
+// socket; each listed once, in any order, the same strings on every
+// application instance). It fails when the list is empty or longer than
+// MaxServers, when an address does not resolve, when two entries name the
+// same server, and when opts holds a negative value or more Replicas than
+// servers. It does not contact the servers.
+func New(servers []string, opts Options) (*Client, error) {
+	switch {
+	case len(servers) > MaxServers:
+		return nil, fmt.Errorf("memcluster: at most %d servers (got %d)", MaxServers, len(servers))
+	case opts.Replicas < 0 || opts.Replicas > len(servers):
+		return nil, fmt.Errorf("memcluster: Replicas must be between 1 and the number of servers (%d), got %d", len(servers), opts.Replicas)
+	case opts.Timeout < 0 || opts.MaxIdleConns < 0 || opts.DownBackoff < 0 || opts.RepairTTL < 0:
+		return nil, errors.New("memcluster: Timeout, MaxIdleConns, DownBackoff and RepairTTL must not be negative")
+	case opts.RepairTTL > 0 && opts.RepairTTL < time.Second:
+		return nil, fmt.Errorf("memcluster: RepairTTL must be at least one second (memcached expirations are whole seconds), got %v", opts.RepairTTL)
+	}
+	sel, err := NewRendezvousSelector(servers...)
+	if err != nil {
+		return nil, err
+	}
+	replicas := max(opts.Replicas, 1)
+	backoff := opts.DownBackoff
+	if backoff == 0 {
+		backoff = DefaultDownBackoff
+	}
+	repairTTL := opts.RepairTTL
+	if repairTTL == 0 {
+		repairTTL = DefaultRepairTTL
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{
+		sel:       sel,
+		servers:   make([]*server, len(servers)),
+		replicas:  replicas,
+		readWidth: min(replicas+1, len(servers)),
+		backoff:   int64(backoff),
+		repairTTL: repairTTL,
+		logger:    logger,
+		now:       time.Now,
+	}
+	for i, addr := range sel.addrs {
+		c.servers[i] = newServer(sel.names[i], i, addr, opts.Timeout, opts.MaxIdleConns)
+	}
+	return c, nil
+}
+
+// Get returns the item from the first server of the key's read set that has
+// it (see Client), or memcache.ErrCacheMiss.
+func (c *Client) Get(key string) (*memcache.Item, error) {
+	if !ValidKey(key) {
+		return nil, memcache.ErrMalformedKey
+	}
+	var buf [rankStack]int
+	o := c.begin(key, buf[:0])
+	var primary *server // the first server that answered
+	for answered := 0; answered < c.readWidth; {
+		s := o.next()
+		if s == nil {
+			break
+		}
+		item, err := s.mc.Get(key)
+		if o.unreachable(s, err) {
+			continue
+		}
+		answered++
+		switch {
+		case err == nil && primary == nil:
+			item.CasID = s.tagCAS(item.CasID)
+			return item, nil
+		case err == nil:
+			// A holder past the first replicas servers that answered is
+			// outside the key's write set: its copy is a handoff.
+			return c.repair(&o, primary, s, item, answered > c.replicas), nil
+		case errors.Is(err, memcache.ErrCacheMiss):
+			if primary == nil {
+				primary = s
+			}
+		default:
+			return nil, s.answer(err, key)
+		}
+	}
+	if primary == nil {
+		return nil, o.noServer()
+	}
+	return nil, memcache.ErrCacheMiss
+}
+
+// Set stores item on the key's primary, then on its followers. When the
+// primary refuses it (a too-large item), memcached has dropped the primary's
+// old value, and Set drops the other copies too.
+func (c *Client) Set(item *memcache.Item) error {
+	return c.write(item, (*server).set, true)
+}
+
+// Add stores item on the key's primary if it has no value for the key
+// (memcache.ErrNotStored otherwise), then on its followers.
+func (c *Client) Add(item *memcache.Item) error {
+	return c.write(item, (*server).add, false)
+}
+
+// CompareAndSwap replaces the item on the key's primary if it is unchanged
+// since the Get that returned item.CasID (memcache.ErrCASConflict otherwise,
+// also when that Get was answered by another server; ErrCacheMiss or
+// ErrNotStored when the item is gone), then stores it on the followers.
+func (c *Client) CompareAndSwap(item *memcache.Item) error {
+	return c.write(item, (*server).cas, false)
+}
+
+// write runs store on the key's primary, failing over past servers that
+// cannot be reached, and returns its answer; after a success it copies the
+// item to the followers. With dropOnError, a primary's answer other than
+// success deletes the key from the rest of the read set.
+func (c *Client) write(item *memcache.Item, store func(*server, *memcache.Item) error, dropOnError bool) error {
+	if item == nil || !ValidKey(item.Key) {
+		return memcache.ErrMalformedKey
+	}
+	var buf [rankStack]int
+	o := c.begin(item.Key, buf[:0])
+	for s := o.next(); s != nil; s = o.next() {
+		err := store(s, item)
+		if err == errForeignCAS {
+			return memcache.ErrCASConflict
+		}
+		if o.unreachable(s, err) {
+			continue
+		}
+		if err != nil {
+			if dropOnError {
+				c.dropCopies(&o)
+			}
+			return s.answer(err, item.Key)
+		}
+		c.replicate(&o, item)
+		return nil
+	}
+	return o.noServer()
+}
+
+// dropCopies deletes o's key from the rest of its read set, best-effort.
+// memcached drops a key's value when a Set of it fails (a too-large item):
+// the copies must go too, or Get would serve the old value and repair it
+// onto the primary.
+func (c *Client) dropCopies(o *op) {
+	for answered := 1; answered < c.readWidth; {
+		s := o.next()
+		if s == nil {
+			return
+		}
+		if err := s.mc.Delete(o.key); !o.unreachable(s, err) {
+			answered++
+		}
+	}
+}
+
+// replicate stores item with a plain Set on the next R-1 reachable servers
+// of o, best-effort.
+func (c *Client) replicate(o *op, item *memcache.Item) {
+	for copies := 1; copies < c.replicas; {
+		s := o.next()
+		if s == nil {
+			return
+		}
+		if err := s.mc.Set(item); !o.unreachable(s, err) {
+			copies++
+		}
+	}
+}
+
+// Delete removes the key from its read set. It succeeds when at least one
+// server held the key and returns memcache.ErrCacheMiss when none did.
+func (c *Client) Delete(key string) error {
+	return c.onEach(key, c.readWidth, func(s *server) error { return s.mc.Delete(key) })
+}
+
+// Touch sets the key's expiration on its write set. It succeeds when at
+// least one server held the key and returns memcache.ErrCacheMiss when none
+// did.
+func (c *Client) Touch(key string, seconds int32) error {
+	return c.onEach(key, c.replicas, func(s *server) error { return s.mc.Touch(key, seconds) })
+}
+
+// onEach runs fn on the first width reachable servers of key. It returns an
+// unexpected answer if any server gave one, else nil if any server held the
+// key, else memcache.ErrCacheMiss.
+func (c *Client) onEach(key string, width int, fn func(*server) error) error {
+	if !ValidKey(key) {
+		return memcache.ErrMalformedKey
+	}
+	var buf [rankStack]int
+	o := c.begin(key, buf[:0])
+	answered, hit := 0, false
+	var failure error
+	for answered < width {
+		s := o.next()
+		if s == nil {
+			break
+		}
+		err := fn(s)
+		if o.unreachable(s, err) {
+			continue
+		}
+		answered++
+		switch {
+		case err == nil:
+			hit = true
+		case !errors.Is(err, memcache.ErrCacheMiss) && failure == nil:
+			failure = s.answer(err, key)
+		}
+	}
+	switch {
+	case answered == 0:
+		return o.noServer()
+	case failure != nil:
+		return failure
+	case hit:
+		return nil
+	}
+	return memcache.ErrCacheMiss
+}
+
+// Close closes the idle connections of every server. The Client stays
+// usable: later operations open new connections.
+func (c *Client) Close() error {
+	var errs []error
+	for _, s := range c.servers {
+		if err := s.mc.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("memcluster: close %s: %w", s.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// owners returns the addresses of key's servers in rendezvous order,
+// ignoring health: the first is its primary while every server is up.
+func (c *Client) owners(key string) []string {
+	order := c.sel.rank(key, nil)
+	names := make([]string, len(order))
+	for i, idx := range order {
+		names[i] = c.sel.names[idx]
+	}
+	return names
+}

@@ -1,0 +1,108 @@
+package memcluster
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// op walks one key's servers in rendezvous order for one operation,
+// skipping servers in backoff and marking down those it cannot reach.
+type op struct {
+	c       *Client
+	key     string
+	order   []int // server indexes, best first
+	pos     int   // next position in order
+	now     int64 // Unix nanoseconds when the operation started
+	lastErr error // the last failure to reach a server
+}
+
+// begin starts an operation on key; buf is scratch space for its order.
+func (c *Client) begin(key string, buf []int) op {
+	return op{c: c, key: key, order: c.sel.rank(key, buf), now: c.now().UnixNano()}
+}
+
+// next returns the next server of the order that is not in backoff, or nil
+// when there is none left.
+func (o *op) next() *server {
+	for o.pos < len(o.order) {
+		s := o.c.servers[o.order[o.pos]]
+		o.pos++
+		if s.available(o.now, o.c.backoff) {
+			return s
+		}
+	}
+	return nil
+}
+
+// unreachable reports whether err means s could not be reached. Such a
+// server is marked down and the operation should move on to the next one.
+// Any other outcome, memcached's miss, not-stored and conflict answers
+// included, shows the server is up.
+func (o *op) unreachable(s *server, err error) bool {
+	if !isUnreachable(err) {
+		if s.markUp() {
+			o.c.logger.Info("memcluster: memcached server rejoined", "server", s.name)
+		}
+		return false
+	}
+	o.lastErr = s.answer(err, o.key)
+	if !s.markDown(o.c.now().UnixNano(), o.c.backoff) {
+		return true
+	}
+	_ = s.mc.Close() // pooled connections are dead too: rejoin on fresh ones
+	o.c.logger.Warn("memcluster: memcached server down; failing over",
+		"server", s.name, "backoff", time.Duration(o.c.backoff), "error", o.lastErr)
+	return true
+}
+
+// noServer returns the error of an operation that found no server to answer.
+func (o *op) noServer() error {
+	if o.lastErr != nil {
+		return fmt.Errorf("memcluster: %w; last failure: %w", memcache.ErrNoServers, o.lastErr)
+	}
+	return fmt.Errorf("memcluster: %w (all %d servers in backoff after failures)", memcache.ErrNoServers, len(o.c.servers))
+}
+
+// isUnreachable reports whether err means the server could not be reached
+// or stopped answering: a network error (refused, reset, timeout), a connect
+// timeout, or a connection closed mid-answer. memcached's own answers
+// (misses, SERVER_ERROR...) are not.
+func isUnreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var netErr net.Error
+	var connectErr *memcache.ConnectTimeoutError
+	return errors.As(err, &netErr) || errors.As(err, &connectErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// available reports whether an operation starting at now may use s. A
+// server in backoff is skipped; once the backoff has passed, exactly one
+// caller wins the right to probe it (the backoff restarts for the others)
+// and the probe's outcome marks it up or down again.
+func (s *server) available(now, backoff int64) bool {
+	until := s.downUntil.Load()
+	if until == 0 {
+		return true
+	}
+	if now < until {
+		return false
+	}
+	return s.downUntil.CompareAndSwap(until, now+backoff)
+}
+
+// markDown skips s until now+backoff and reports whether it was up before.
+func (s *server) markDown(now, backoff int64) bool {
+	return s.downUntil.Swap(max(now+backoff, 1)) == 0
+}
+
+// markUp puts s back in service and reports whether it was down before.
+func (s *server) markUp() bool {
+	return s.downUntil.Load() != 0 && s.downUntil.Swap(0) != 0
+}

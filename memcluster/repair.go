@@ -1,0 +1,50 @@
+package memcluster
+
+import (
+	"errors"
+	"math"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// repair copies item, which holder had and primary missed, to primary with
+// Add (so a concurrent write wins) and returns the primary's copy, whose CAS
+// id lets the caller's CompareAndSwap succeed. If that fails it returns the
+// holder's item. A handoff copy (written while better-ranked servers were
+// away; later writes skip it) is then deleted if it is unchanged since the
+// Get, best-effort: kept, it would go stale and be served, and repaired
+// back, if the primary were lost again.
+func (c *Client) repair(o *op, primary, holder *server, item *memcache.Item, handoff bool) *memcache.Item {
+	cp := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: c.repairExpiration()}
+	err := primary.mc.Add(cp)
+	if !o.unreachable(primary, err) && (err == nil || errors.Is(err, memcache.ErrNotStored)) {
+		got, err := primary.mc.Get(o.key)
+		if !o.unreachable(primary, err) && err == nil {
+			if handoff { // delete it only if unchanged: a CAS that expires it
+				gone := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID}
+				_ = o.unreachable(holder, holder.mc.CompareAndSwap(gone))
+			}
+			got.CasID = primary.tagCAS(got.CasID)
+			return got
+		}
+	}
+	item.CasID = holder.tagCAS(item.CasID)
+	return item
+}
+
+// maxRelativeExpiration is the largest expiration memcached reads as
+// relative seconds; larger values are absolute Unix times.
+const maxRelativeExpiration = 30 * 24 * 60 * 60
+
+// repairExpiration returns the memcached expiration for a repaired copy:
+// the repair TTL (at least a second) as relative seconds, or as an absolute
+// Unix time beyond 30 days (a relative 31 days would be read as a date in
+// 1970).
+func (c *Client) repairExpiration() int32 {
+	secs := int64(c.repairTTL / time.Second)
+	if secs > maxRelativeExpiration {
+		return int32(min(c.now().Unix()+secs, math.MaxInt32))
+	}
+	return int32(secs)
+}

@@ -1,0 +1,102 @@
+package memcluster
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// server is one memcached server of a Client, with its own connection pool
+// and health (see health.go).
+type server struct {
+	name  string // address as configured: used in errors and logs
+	index int    // position in Client.servers; tags CAS ids
+	mc    *memcache.Client
+
+	// downUntil is the Unix time in nanoseconds until which the server is
+	// skipped; 0 while it is up.
+	downUntil atomic.Int64
+}
+
+// newServer returns the server at addr, named name, at position index.
+func newServer(name string, index int, addr net.Addr, timeout time.Duration, maxIdleConns int) *server {
+	mc := memcache.NewFromSelector(fixedServer{addr})
+	mc.Timeout = timeout
+	mc.MaxIdleConns = maxIdleConns
+	return &server{name: name, index: index, mc: mc}
+}
+
+// fixedServer is the memcache.ServerSelector of one server's client.
+type fixedServer struct{ addr net.Addr }
+
+// PickServer returns the one server.
+func (f fixedServer) PickServer(string) (net.Addr, error) { return f.addr, nil }
+
+// Each calls fn with the one server.
+func (f fixedServer) Each(fn func(net.Addr) error) error { return fn(f.addr) }
+
+// set runs a plain Set on s.
+func (s *server) set(item *memcache.Item) error { return s.mc.Set(item) }
+
+// add runs Add on s.
+func (s *server) add(item *memcache.Item) error { return s.mc.Add(item) }
+
+// errForeignCAS is returned by server.cas for a CAS id another server
+// issued; the server was not contacted.
+var errForeignCAS = errors.New("memcluster: CAS id from another server")
+
+// cas runs CompareAndSwap on s with item's CAS id untagged, or returns
+// errForeignCAS without contacting s when another server issued the id.
+func (s *server) cas(item *memcache.Item) error {
+	id, ok := s.untagCAS(item.CasID)
+	if !ok {
+		return errForeignCAS
+	}
+	cp := *item
+	cp.CasID = id
+	return s.mc.CompareAndSwap(&cp)
+}
+
+// casTagShift places a server's tag (index+1) in the top 8 bits of the CAS
+// ids it issues. memcached's CAS counter starts at 1 and grows by one per
+// write, so it never reaches those bits.
+const casTagShift = 56
+
+// tagCAS marks a CAS id issued by s.
+func (s *server) tagCAS(id uint64) uint64 {
+	if id>>casTagShift != 0 {
+		return id // cannot happen with memcached; left untouched
+	}
+	return id | uint64(s.index+1)<<casTagShift
+}
+
+// untagCAS returns the id to send to s and whether s issued it. Untagged
+// ids are sent as they are.
+func (s *server) untagCAS(id uint64) (uint64, bool) {
+	switch id >> casTagShift {
+	case 0:
+		return id, true
+	case uint64(s.index + 1):
+		return id & (1<<casTagShift - 1), true
+	}
+	return 0, false
+}
+
+// answer returns err, memcached's answer or failure for key on s, fit for
+// the caller: gomemcache's sentinels as they are, anything else wrapped with
+// the server's address and without the key.
+func (s *server) answer(err error, key string) error {
+	switch {
+	case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored),
+		errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrMalformedKey):
+		return err
+	case strings.Contains(err.Error(), key):
+		err = errors.New(strings.ReplaceAll(err.Error(), key, "[key]"))
+	}
+	return fmt.Errorf("memcluster: server %s: %w", s.name, err)
+}
