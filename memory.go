@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/ginsession/ginsession/memcluster"
 )
 
 // memcached's limits, mirrored by the memory client.
 const (
-	maxKeyLength = 250
 	maxItemSize  = 1 << 20 // -I 1m, including the key and item header
 	itemOverhead = 59      // memcached 1.6: item header + CAS; +4 with non-zero flags
 )
@@ -70,19 +70,6 @@ func expiresAt(now time.Time, exp int32) (deadline time.Time, expired bool) {
 	return t, !t.After(now)
 }
 
-// validKey applies memcached's key rules.
-func validKey(key string) bool {
-	if len(key) == 0 || len(key) > maxKeyLength {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] <= ' ' || key[i] == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // live returns the unexpired item under key. The caller holds c.mu.
 func (c *memoryClient) live(key string) (memoryItem, bool) {
 	it, ok := c.items[key]
@@ -95,7 +82,7 @@ func (c *memoryClient) live(key string) (memoryItem, bool) {
 
 // Get returns a copy of the item, with its CAS id.
 func (c *memoryClient) Get(key string) (*memcache.Item, error) {
-	if !validKey(key) {
+	if !memcluster.ValidKey(key) {
 		return nil, memcache.ErrMalformedKey
 	}
 	c.mu.Lock()
@@ -109,7 +96,7 @@ func (c *memoryClient) Get(key string) (*memcache.Item, error) {
 
 // store writes item under the rule of verb: "set", "add" or "cas".
 func (c *memoryClient) store(verb string, item *memcache.Item) error {
-	if !validKey(item.Key) {
+	if !memcluster.ValidKey(item.Key) {
 		return memcache.ErrMalformedKey
 	}
 	c.mu.Lock()
@@ -178,7 +165,7 @@ func (c *memoryClient) CompareAndSwap(item *memcache.Item) error { return c.stor
 
 // Delete removes key (memcache.ErrCacheMiss when absent).
 func (c *memoryClient) Delete(key string) error {
-	if !validKey(key) {
+	if !memcluster.ValidKey(key) {
 		return memcache.ErrMalformedKey
 	}
 	c.mu.Lock()
@@ -192,7 +179,7 @@ func (c *memoryClient) Delete(key string) error {
 
 // Touch sets a new expiration on key (memcache.ErrCacheMiss when absent).
 func (c *memoryClient) Touch(key string, seconds int32) error {
-	if !validKey(key) {
+	if !memcluster.ValidKey(key) {
 		return memcache.ErrMalformedKey
 	}
 	c.mu.Lock()

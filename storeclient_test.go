@@ -1,18 +1,122 @@
 package ginsession
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession/memcluster"
 )
+
+// storeClientFor returns newStoreClient's client for opts (defaults
+// applied, Secret filled in).
+func storeClientFor(t *testing.T, opts Options) (Client, error) {
+	t.Helper()
+	opts.Secret = testSecret
+	o, err := opts.withDefaults()
+	if err != nil {
+		t.Fatalf("withDefaults: %v", err)
+	}
+	return newStoreClient(o)
+}
+
+func TestStoreClientOneServerIsGomemcache(t *testing.T) {
+	c, err := storeClientFor(t, Options{Memcached: []string{"127.0.0.1:1"}, Timeout: 123 * time.Millisecond, MaxIdleConns: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, ok := c.(*memcache.Client)
+	if !ok {
+		t.Fatalf("one server: %T, want *memcache.Client", c)
+	}
+	if mc.Timeout != 123*time.Millisecond || mc.MaxIdleConns != 7 {
+		t.Errorf("Timeout %v, MaxIdleConns %d", mc.Timeout, mc.MaxIdleConns)
+	}
+}
+
+func TestStoreClientSeveralServersIsCluster(t *testing.T) {
+	c, err := storeClientFor(t, Options{Memcached: []string{"127.0.0.1:1", "127.0.0.1:2"}, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.(*memcluster.Client); !ok {
+		t.Fatalf("two servers: %T, want *memcluster.Client", c)
+	}
+}
+
+func TestStoreClientClusterErrorIsAnOptionError(t *testing.T) {
+	_, err := NewManager(Options{Secret: testSecret, Memcached: []string{"127.0.0.1:1", "127.0.0.1:01"}})
+	if !errors.Is(err, errOption) || !strings.HasPrefix(err.Error(), "ginsession: invalid options: Memcached: memcluster: ") ||
+		!strings.Contains(err.Error(), "same server") {
+		t.Fatalf("duplicate servers: %v, want an option error naming Memcached and the cause", err)
+	}
+}
+
+// TestStoreClientPassesOptionsToCluster checks the options the cluster gets
+// from Options by their effects: Logger hears a server go down, and a copy
+// read repair makes expires after IdleTimeout.
+func TestStoreClientPassesOptionsToCluster(t *testing.T) {
+	a, b := startMemcached(t), startMemcached(t)
+	logs := &logBuffer{}
+	c, err := storeClientFor(t, Options{Memcached: []string{a.addr, b.addr}, IdleTimeout: time.Second, DownBackoff: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := memcluster.NewRendezvousSelector(a.addr, b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	for i := 0; ; i++ {
+		key = fmt.Sprintf("%swiring-%d", DefaultKeyPrefix, i)
+		if primary, _ := sel.PickServer(key); primary.String() == a.addr {
+			break
+		}
+	}
+	// Only the second server holds the key (written while the primary was
+	// away): Get repairs it onto the primary, with IdleTimeout.
+	if err := memcache.New(b.addr).Set(&memcache.Item{Key: key, Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if item, err := c.Get(key); err != nil || string(item.Value) != "v" {
+		t.Fatalf("Get: %v", err)
+	}
+	onPrimary := func() bool {
+		_, err := memcache.New(a.addr).Get(key)
+		return err == nil
+	}
+	if !onPrimary() {
+		t.Fatal("the cluster did not repair the key onto its primary")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for onPrimary() {
+		if time.Now().After(deadline) {
+			t.Fatal("the repaired copy did not expire: RepairTTL is not IdleTimeout")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	a.stop()
+	if _, err := c.Get(key); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("Get with the primary down: %v", err)
+	}
+	if !strings.Contains(logs.String(), "memcached server down") {
+		t.Errorf("the Logger did not hear the server go down:\n%s", logs.String())
+	}
+}
 
 // clusterSessions is a Gin app over three real memcached servers.
 type clusterSessions struct {
 	m      *Manager
+	sel    *memcluster.RendezvousSelector // the servers' placement, ignoring health
 	engine *gin.Engine
 	procs  []*memcachedProc
 }
@@ -29,11 +133,15 @@ func newClusterSessions(t *testing.T, replicas int) *clusterSessions {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sel, err := memcluster.NewRendezvousSelector(addrs...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := gin.New()
 	r.Use(m.Handler())
 	r.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", c.Query("u")) })
 	r.GET("/me", func(c *gin.Context) { c.String(http.StatusOK, "%s", Default(c).GetString("user_name")) })
-	return &clusterSessions{m: m, engine: r, procs: procs}
+	return &clusterSessions{m: m, sel: sel, engine: r, procs: procs}
 }
 
 // request runs one request with an optional session cookie.
@@ -59,7 +167,8 @@ func (cs *clusterSessions) login(t *testing.T, user string) string {
 
 // primary returns the address of the server a session lives on first.
 func (cs *clusterSessions) primary(cookie string) string {
-	return cs.m.store.client.(*clusterClient).owners(cs.m.key(cookie[:idLen]))[0]
+	addr, _ := cs.sel.PickServer(cs.m.key(cookie[:idLen]))
+	return addr.String()
 }
 
 func TestClusterSessionsSurviveNodeLoss(t *testing.T) {
@@ -111,6 +220,7 @@ func TestClusterSessionsSurviveNodeLoss(t *testing.T) {
 			victim.restart(t)
 			// It rejoins: after the backoff, new sessions whose primary is
 			// the restarted server are stored on it again.
+			direct := memcache.New(victim.addr)
 			deadline := time.Now().Add(15 * time.Second)
 			for rejoined := false; !rejoined; {
 				if time.Now().After(deadline) {
@@ -118,7 +228,7 @@ func TestClusterSessionsSurviveNodeLoss(t *testing.T) {
 				}
 				ck := cs.login(t, "again")
 				if cs.primary(ck) == victim.addr {
-					_, err := clusterDirect(victim.addr).Get(cs.m.key(ck[:idLen]))
+					_, err := direct.Get(cs.m.key(ck[:idLen]))
 					rejoined = err == nil
 				}
 				if !rejoined {
