@@ -15,24 +15,51 @@ const maxNextURL = 2048
 
 // Authenticated returns middleware that lets logged-in users through and
 // turns everyone else away, as Tornado's @authenticated does. Logged in
-// means the session's Options.UserKey holds a non-empty value: a name set
-// by Login, or a numeric user ID an application stored itself. The user is
-// then also available as c.GetString(gin.AuthUserKey) (an ID in decimal),
-// as gin.BasicAuth does. Anonymous GET and
-// HEAD requests get 302 Found to Options.LoginURL with next set to the
-// requested URI; other methods get 403 Forbidden.
+// means the session's Options.UserKey holds a non-blank string (a name set
+// by Login) or a non-zero integer (an application's own user ID). The user
+// is then also available as c.GetString(gin.AuthUserKey) (an ID in
+// decimal), as gin.BasicAuth does. Anonymous visitors get
+// Options.Unauthenticated: by default GET and HEAD requests get 302 Found to
+// Options.LoginURL with next set to the requested URI, and other methods
+// 403 Forbidden. Use AuthenticatedFunc for a route group that answers
+// differently, such as a JSON API.
 func Authenticated() gin.HandlerFunc {
-	return func(c *gin.Context) { authenticate(c, Default(c)) }
+	return func(c *gin.Context) { authenticate(c, Default(c), nil) }
 }
 
 // Authenticated is the package-level Authenticated for a manager with its
 // own Options.ContextKey.
 func (m *Manager) Authenticated() gin.HandlerFunc {
-	return func(c *gin.Context) { authenticate(c, m.Session(c)) }
+	return func(c *gin.Context) { authenticate(c, m.Session(c), nil) }
 }
 
-// authenticate implements Authenticated for session s.
-func authenticate(c *gin.Context, s *Session) {
+// AuthenticatedFunc is Authenticated with onAnonymous answering anonymous
+// visitors instead of Options.Unauthenticated, for one route group: an API
+// typically answers 401 with c.AbortWithStatusJSON. The chain is aborted
+// after onAnonymous returns. It panics if onAnonymous is nil (a setup
+// mistake).
+func AuthenticatedFunc(onAnonymous gin.HandlerFunc) gin.HandlerFunc {
+	mustHandler(onAnonymous)
+	return func(c *gin.Context) { authenticate(c, Default(c), onAnonymous) }
+}
+
+// AuthenticatedFunc is the package-level AuthenticatedFunc for a manager
+// with its own Options.ContextKey.
+func (m *Manager) AuthenticatedFunc(onAnonymous gin.HandlerFunc) gin.HandlerFunc {
+	mustHandler(onAnonymous)
+	return func(c *gin.Context) { authenticate(c, m.Session(c), onAnonymous) }
+}
+
+// mustHandler panics on a nil anonymous-visitor handler.
+func mustHandler(h gin.HandlerFunc) {
+	if h == nil {
+		panic("ginsession: AuthenticatedFunc needs a handler for anonymous visitors, got nil")
+	}
+}
+
+// authenticate implements Authenticated for session s; onAnonymous nil
+// means Options.Unauthenticated.
+func authenticate(c *gin.Context, s *Session, onAnonymous gin.HandlerFunc) {
 	user := userName(s)
 	if c.IsAborted() { // the store failed; the error response is out
 		return
@@ -41,12 +68,25 @@ func authenticate(c *gin.Context, s *Session) {
 		c.Set(gin.AuthUserKey, user)
 		return
 	}
-	if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
-		c.AbortWithStatus(http.StatusForbidden)
-		return
+	if onAnonymous == nil {
+		onAnonymous = s.m.opts.Unauthenticated
 	}
-	c.Redirect(http.StatusFound, loginRedirect(c.Request, s.m.opts.LoginURL, s.m.opts.PublicURL))
+	onAnonymous(c)
 	c.Abort()
+}
+
+// loginRequired is the default Options.Unauthenticated, Tornado's: GET and
+// HEAD go to the login page with next set to the requested URI; other
+// methods, which a redirect would turn into a GET, get 403 with a short
+// text saying why.
+func loginRequired(loginURL, publicURL string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
+			c.String(http.StatusForbidden, "Forbidden: login required.\n")
+			return
+		}
+		c.Redirect(http.StatusFound, loginRedirect(c.Request, loginURL, publicURL))
+	}
 }
 
 // loginRedirect returns loginURL with next= the request URI, made absolute

@@ -327,3 +327,62 @@ func TestLogoutFailsClosed(t *testing.T) {
 type failingDelete struct{ *countingClient }
 
 func (f *failingDelete) Delete(string) error { return errors.New("memcache: connection refused") }
+
+// An API group answers anonymous visitors with its own handler (401 JSON)
+// while the site keeps the login redirect; Options.Unauthenticated replaces
+// the site-wide default, which answers other methods with 403 and a body
+// that says why.
+func TestAuthenticatedFuncAndUnauthenticated(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := authApp(t, client, Options{})
+		api := a.engine.Group("/api", AuthenticatedFunc(func(c *gin.Context) {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "login required"})
+		}))
+		reached := false
+		api.GET("/me", func(c *gin.Context) {
+			reached = true
+			c.JSON(http.StatusOK, gin.H{"user": User(c)})
+		})
+		api.POST("/me", func(c *gin.Context) { reached = true })
+		// onAnonymous that does not abort itself: the chain still stops.
+		a.engine.GET("/soft", AuthenticatedFunc(func(c *gin.Context) { c.String(http.StatusTeapot, "no") }), func(c *gin.Context) {
+			reached = true
+		})
+
+		rec := a.do(http.MethodGet, "/api/me", nil, "Accept", "application/json")
+		if rec.Code != http.StatusUnauthorized || rec.Body.String() != `{"error":"login required"}` || reached {
+			t.Errorf("anonymous GET /api/me: %d %q, handler reached %v", rec.Code, rec.Body.String(), reached)
+		}
+		if rec := a.do(http.MethodPost, "/api/me", url.Values{}); rec.Code != http.StatusUnauthorized || reached {
+			t.Errorf("anonymous POST /api/me: %d, handler reached %v", rec.Code, reached)
+		}
+		if rec := a.get("/soft"); rec.Code != http.StatusTeapot || reached {
+			t.Errorf("/soft: %d, handler reached %v (the chain must be aborted after onAnonymous)", rec.Code, reached)
+		}
+		if rec := a.get("/private"); rec.Code != http.StatusFound {
+			t.Errorf("site page: %d, want the default login redirect", rec.Code)
+		}
+		rec = a.do(http.MethodPost, "/private", url.Values{})
+		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "login required") {
+			t.Errorf("anonymous POST to a site page: %d %q, want 403 saying login is required", rec.Code, rec.Body.String())
+		}
+
+		a.do(http.MethodPost, "/login", url.Values{"name": {"alice"}})
+		if rec := a.get("/api/me"); rec.Code != http.StatusOK || rec.Body.String() != `{"user":"alice"}` {
+			t.Errorf("logged-in GET /api/me: %d %q", rec.Code, rec.Body.String())
+		}
+	})
+
+	a := authApp(t, NewMemoryClient(), Options{Unauthenticated: func(c *gin.Context) {
+		c.String(http.StatusUnauthorized, "site-wide")
+	}})
+	if rec := a.get("/private"); rec.Code != http.StatusUnauthorized || rec.Body.String() != "site-wide" {
+		t.Errorf("Options.Unauthenticated: %d %q", rec.Code, rec.Body.String())
+	}
+	defer func() {
+		if p := recover(); p == nil || !strings.Contains(p.(string), "AuthenticatedFunc") {
+			t.Errorf("AuthenticatedFunc(nil) panic = %v, want a message naming it", p)
+		}
+	}()
+	AuthenticatedFunc(nil)
+}

@@ -1,6 +1,7 @@
 package ginsession_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -277,4 +278,69 @@ func ExampleNewManager() {
 	// Output:
 	// ginsession: invalid options: Secret must be at least 32 bytes (got 9); generate one with: openssl rand -base64 48
 	// ready
+}
+
+// GetAs reads a value as the type the handler works with: an int stored as
+// an int comes back as an int (Get gives int64), a struct as the struct. A
+// value of another type, or a number that does not fit, is an error naming
+// the key.
+func ExampleGetAs() {
+	type Item struct {
+		SKU string `json:"sku"`
+		Qty int    `json:"qty"`
+	}
+
+	r := gin.New()
+	r.Use(ginsession.New(ginsession.Options{Secret: exampleSecret, Client: ginsession.NewMemoryClient()}))
+	r.GET("/add", func(c *gin.Context) {
+		s := ginsession.Default(c)
+		s.Set("visits", 1000)
+		s.Set("cart", []Item{{SKU: "book-1", Qty: 2}})
+	})
+	r.GET("/show", func(c *gin.Context) {
+		s := ginsession.Default(c)
+		visits, err := ginsession.GetAs[int](s, "visits")
+		fmt.Println(visits, err)
+		cart, err := ginsession.GetAs[[]Item](s, "cart")
+		fmt.Printf("%+v %v\n", cart, err)
+		_, err = ginsession.GetAs[uint8](s, "visits")
+		fmt.Println(errors.Is(err, ginsession.ErrTypeMismatch))
+		_, err = ginsession.GetAs[int](s, "wishlist")
+		fmt.Println(errors.Is(err, ginsession.ErrKeyNotFound))
+	})
+
+	b := newBrowser(r)
+	b.do(http.MethodGet, "/add", nil)
+	b.do(http.MethodGet, "/show", nil)
+	// Output:
+	// 1000 <nil>
+	// [{SKU:book-1 Qty:2}] <nil>
+	// true
+	// true
+}
+
+// A JSON API answers anonymous callers with 401 instead of the login page
+// redirect that the HTML pages keep.
+func ExampleAuthenticatedFunc() {
+	r := gin.New()
+	r.Use(ginsession.New(ginsession.Options{Secret: exampleSecret, Client: ginsession.NewMemoryClient()}))
+	r.POST("/login", func(c *gin.Context) {
+		_ = ginsession.Login(c, "carol")
+	})
+	api := r.Group("/api", ginsession.AuthenticatedFunc(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "login required"})
+	}))
+	api.GET("/me", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"user": ginsession.User(c)})
+	})
+
+	b := newBrowser(r)
+	rec := b.do(http.MethodGet, "/api/me", nil)
+	fmt.Println(rec.Code, rec.Body.String())
+	b.do(http.MethodPost, "/login", url.Values{})
+	rec = b.do(http.MethodGet, "/api/me", nil)
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output:
+	// 401 {"error":"login required"}
+	// 200 {"user":"carol"}
 }

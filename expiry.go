@@ -15,19 +15,30 @@ const maxMemcachedRelative = 30 * 24 * 60 * 60
 // cookie's Max-Age.
 const maxClockSkew = time.Hour
 
-// expiration returns the memcached expiration for a session created at
-// created, written now: the idle deadline capped by the absolute lifetime,
-// as relative seconds or, beyond 30 days, an absolute Unix time. ok is false
-// when the session's lifetime is over.
-func (o *Options) expiration(created int64, now time.Time) (exp int32, ok bool) {
-	secs := int64(o.IdleTimeout / time.Second)
-	if left := created + int64(o.Lifetime/time.Second) - now.Unix(); left < secs {
-		secs = left
+// expiration returns the memcached expiration for record r, written now:
+// a persistent ("remember me") session's end, RememberFor after its
+// creation; otherwise the idle deadline capped by the absolute Lifetime. It
+// is relative seconds or, beyond 30 days, an absolute Unix time. ok is false
+// when the session's time is over.
+func (o *Options) expiration(r *record, now time.Time) (exp int32, ok bool) {
+	secs := o.secondsLeft(r, now)
+	if !r.persistent {
+		secs = min(secs, int64(o.IdleTimeout/time.Second))
 	}
 	if secs <= 0 {
 		return 0, false
 	}
 	return memcachedExpiration(now, secs), true
+}
+
+// secondsLeft returns the seconds until r's absolute end: RememberFor after
+// its creation for a persistent session, Lifetime otherwise.
+func (o *Options) secondsLeft(r *record, now time.Time) int64 {
+	limit := o.Lifetime
+	if r.persistent {
+		limit = o.RememberFor
+	}
+	return r.created + int64(limit/time.Second) - now.Unix()
 }
 
 // memcachedExpiration encodes a lifetime of secs seconds from now as
@@ -40,26 +51,28 @@ func memcachedExpiration(now time.Time, secs int64) int32 {
 	return int32(secs)
 }
 
-// alive reports whether a stored record is still within its idle timeout
-// and lifetime (memcached expires it too; this guards clock skew, the
-// memory client and records written under other settings), with plausible
-// timestamps.
+// alive reports whether a stored record is still within its time
+// (memcached expires it too; this guards clock skew, the memory client and
+// records written under other settings), with plausible timestamps: the
+// idle timeout and Lifetime, or RememberFor for a persistent session.
 func (o *Options) alive(r *record, now time.Time) bool {
 	t := now.Unix()
 	future := t + int64(maxClockSkew/time.Second)
-	return r.created <= future && r.touched <= future &&
-		t < r.created+int64(o.Lifetime/time.Second) &&
-		t < r.touched+int64(o.IdleTimeout/time.Second)
+	if r.created > future || r.touched > future || o.secondsLeft(r, now) <= 0 {
+		return false
+	}
+	return r.persistent || t < r.touched+int64(o.IdleTimeout/time.Second)
 }
 
 // refreshDue reports whether the idle deadline should be pushed forward:
-// at most once per quarter of IdleTimeout.
+// at most once per quarter of IdleTimeout, and never for a persistent
+// session, whose end is fixed.
 func (o *Options) refreshDue(r *record, now time.Time) bool {
-	return now.Unix()-r.touched >= int64(o.IdleTimeout/time.Second/4)
+	return !r.persistent && now.Unix()-r.touched >= int64(o.IdleTimeout/time.Second/4)
 }
 
 // cookieMaxAge returns the Max-Age of a persistent session's cookie: the
-// time left until its Lifetime ends.
+// time the server keeps it, never more.
 func (o *Options) cookieMaxAge(r *record, now time.Time) int {
-	return int(r.created + int64(o.Lifetime/time.Second) - now.Unix())
+	return int(o.secondsLeft(r, now))
 }

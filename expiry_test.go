@@ -128,7 +128,7 @@ func TestExpiredStoredRecordIsNotReused(t *testing.T) {
 // logging in. A plain Regenerate (a periodic ID rotation) does not restart
 // it, or rotating IDs would keep a stolen session alive for ever.
 func TestLoginRestartsTheLifetime(t *testing.T) {
-	a, clock := clockApp(t, Options{IdleTimeout: 2 * time.Hour, Lifetime: 3 * time.Hour, Persistent: true})
+	a, clock := clockApp(t, Options{IdleTimeout: 2 * time.Hour, Lifetime: 3 * time.Hour, RememberFor: 3 * time.Hour, Persistent: true})
 	a.engine.GET("/signin", func(c *gin.Context) {
 		if err := Login(c, "bob"); err != nil {
 			t.Errorf("Login: %v", err)
@@ -235,4 +235,61 @@ func TestFailedLoginKeepsTheLifetime(t *testing.T) {
 	if _, err := fo.Client.Get(a.m.key(id)); !isMiss(err) {
 		t.Fatalf("the session outlived its Lifetime in memcached (err %v): the refresh used the failed Login's restarted Lifetime", err)
 	}
+}
+
+// "Remember me" keeps its promise: a persistent session stays valid
+// RememberFor from login, however long it sits idle, and its cookie's
+// Max-Age never outlives what the server keeps. Sessions without it keep
+// IdleTimeout and Lifetime.
+func TestRememberForOutlastsIdleTimeout(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: 30 * time.Minute, Lifetime: 24 * time.Hour})
+	a.engine.GET("/remember", func(c *gin.Context) {
+		if err := Login(c, "alice"); err != nil {
+			t.Error(err)
+		}
+		Default(c).SetPersistent(true)
+	})
+	rec := a.get("/remember")
+	ck := sessionCookie(rec, "session_id")
+	if want := int(DefaultRememberFor / time.Second); ck == nil || ck.MaxAge != want {
+		t.Fatalf("remember-me cookie %v, want Max-Age %d (RememberFor)", ck, want)
+	}
+	clock.Advance(29 * 24 * time.Hour) // idle far past IdleTimeout and Lifetime
+	rec = a.get("/")
+	if rec.Body.String() != "alice" {
+		t.Fatalf("remembered session gone after 29 idle days: %q", rec.Body.String())
+	}
+	if ck := sessionCookie(rec, "session_id"); ck != nil {
+		t.Errorf("a read of a remembered session re-sent its cookie: %v", ck)
+	}
+	clock.Advance(24*time.Hour + time.Second) // past login + RememberFor
+	if got := a.get("/").Body.String(); got != "" {
+		t.Fatalf("remembered session outlived RememberFor: %q", got)
+	}
+
+	// Without remember-me, the idle timeout still ends it.
+	a.cookie = ""
+	a.get("/login")
+	clock.Advance(31 * time.Minute)
+	if got := a.get("/").Body.String(); got != "" {
+		t.Fatalf("a browser session outlived IdleTimeout: %q", got)
+	}
+}
+
+// A remembered session of more than 30 days is stored with an absolute
+// expiration in real memcached (relative seconds over 30 days mean 1970),
+// and its cookie's Max-Age matches what memcached keeps.
+func TestRememberForBeyond30DaysInMemcached(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{RememberFor: 45 * 24 * time.Hour, Persistent: true})
+		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+		a.engine.GET("/", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
+		ck := sessionCookie(a.get("/login"), "session_id")
+		if ck == nil || ck.MaxAge > 45*24*3600 || ck.MaxAge < 45*24*3600-5 {
+			t.Fatalf("cookie %v, want Max-Age of 45 days", ck)
+		}
+		if got := a.get("/").Body.String(); got != "alice" {
+			t.Fatalf("a 45-day remembered session was gone at once: %q", got)
+		}
+	})
 }

@@ -82,14 +82,13 @@ func lookup(c *gin.Context, key string) *Session {
 }
 
 // changed gives a new session its ID at its first change and, once the
-// middleware finished and the response started, logs a change that only
-// Save can still store (once per batch of unsaved changes).
-func (s *Session) changed(before changes) {
+// middleware finished and the response started, logs (once per request)
+// that only Save can still store the change.
+func (s *Session) changed() {
 	s.st.giveID(newID)
 	if p := s.phase(); p == phaseDetachedOut || (p == phaseDetached && s.req.Context().Err() != nil) {
-		if !before.edited() {
-			s.m.opts.Logger.Warn("ginsession: session changed after its middleware finished and the response started; call Save to store the change")
-		}
+		s.setPhase(phaseDetachedWarned)
+		s.m.opts.Logger.Warn("ginsession: session changed after its middleware finished and the response started; call Save to store the change")
 	}
 }
 
@@ -148,9 +147,8 @@ func (s *Session) Set(key string, value any) {
 		return
 	}
 	_ = s.with(func(st *state) {
-		before := st.ch
 		if st.set(key, raw) {
-			s.changed(before)
+			s.changed()
 		}
 	})
 }
@@ -160,16 +158,15 @@ func (s *Session) Set(key string, value any) {
 func (s *Session) encodeFailed(err error) {
 	_ = s.with(func(st *state) {
 		s.m.opts.Logger.Warn("ginsession: value not stored", "error", err)
-		st.ch.encodeErr = errors.Join(st.ch.encodeErr, err)
+		st.encodeErr = errors.Join(st.encodeErr, err)
 	})
 }
 
 // Delete removes key.
 func (s *Session) Delete(key string) {
 	_ = s.with(func(st *state) {
-		before := st.ch
 		if st.del(key) {
-			s.changed(before)
+			s.changed()
 		}
 	})
 }
@@ -177,9 +174,8 @@ func (s *Session) Delete(key string) {
 // Clear removes every key and pending flash message.
 func (s *Session) Clear() {
 	_ = s.with(func(st *state) {
-		before := st.ch
 		if st.clear() {
-			s.changed(before)
+			s.changed()
 		}
 	})
 }
@@ -204,16 +200,15 @@ func (s *Session) Keys() (keys []string) {
 
 // Scan decodes the value for key into dst, a non-nil pointer of any type:
 // structs (msgpack or json tags), slices, maps, scalars. It returns
-// ErrKeyNotFound when key is not set.
+// ErrKeyNotFound when key is not set, and an error wrapping ErrTypeMismatch
+// when the value does not fit dst (including an integer out of range).
+// GetAs is the generic form.
 func (s *Session) Scan(key string, dst any) error {
 	raw, ok := s.raw(key)
 	if !ok {
 		return fmt.Errorf("ginsession: scan %q: %w", key, ErrKeyNotFound)
 	}
-	if err := s.m.values.scan(raw, dst); err != nil {
-		return fmt.Errorf("ginsession: scan %q: %w", key, err)
-	}
-	return nil
+	return s.scanChecked(key, raw, dst)
 }
 
 // Pop returns the value for key and deletes it.
@@ -232,9 +227,8 @@ func (s *Session) AddFlash(value any) {
 		return
 	}
 	_ = s.with(func(st *state) {
-		before := st.ch
 		st.addFlash(raw)
-		s.changed(before)
+		s.changed()
 	})
 }
 
@@ -245,9 +239,8 @@ func (s *Session) Flashes() []any {
 		if len(st.rec.flashes) == 0 {
 			return
 		}
-		before := st.ch
 		taken = st.takeFlashes()
-		s.changed(before)
+		s.changed()
 	})
 	if len(taken) == 0 {
 		return nil
@@ -261,15 +254,16 @@ func (s *Session) Flashes() []any {
 	return out
 }
 
-// SetPersistent turns "remember me" on or off for this session: a
-// persistent session's cookie carries Max-Age (until the session's Lifetime
-// ends) and survives a browser restart; otherwise it is a browser-session
-// cookie. The idle timeout applies either way.
+// SetPersistent turns "remember me" on or off for this session. A
+// persistent session stays valid Options.RememberFor from its creation (or
+// Login, which is when to call this), idle or not, and its cookie carries a
+// Max-Age of the time left, so it survives a browser restart. Otherwise the
+// session ends after IdleTimeout without use or Lifetime in all, and its
+// cookie ends with the browser session.
 func (s *Session) SetPersistent(on bool) {
 	_ = s.with(func(st *state) {
-		before := st.ch
 		if st.setPersistent(on) {
-			s.changed(before)
+			s.changed()
 		}
 	})
 }
@@ -291,10 +285,11 @@ func (s *Session) Save() error {
 
 // saveLocked implements Save with the session locked.
 func (s *Session) saveLocked(st *state) error {
-	encodeErr := st.ch.encodeErr
-	if s.phase() == phaseFailed { // the client was told the request failed: store nothing more
+	encodeErr := st.encodeErr
+	st.encodeErr = nil
+	if p := s.phase(); p == phaseErrorPage || p == phaseFailed { // the client is told the request failed: store nothing more
 		st.dropChanges(s.m.now(), s.m.opts.Persistent)
-		return errAfterErrorResponse
+		return errors.Join(errAfterErrorResponse, encodeErr)
 	}
 	timing := s.saveTiming()
 	// A cookie change the handler asked for (not a re-signing with the
@@ -308,7 +303,6 @@ func (s *Session) saveLocked(st *state) error {
 		st.cookie = cookieKeep
 		err = ErrHeaderWritten // stored, but the cookie change cannot go out
 	}
-	st.ch.encodeErr = nil
 	return errors.Join(err, encodeErr)
 }
 
@@ -318,9 +312,8 @@ func (s *Session) saveLocked(st *state) error {
 // Lifetime still counts from the session's creation (Login restarts it).
 func (s *Session) Regenerate() error {
 	return s.with(func(st *state) {
-		before := st.ch
 		st.regenerate(newID, 0)
-		s.changed(before)
+		s.changed()
 	})
 }
 
@@ -329,13 +322,12 @@ func (s *Session) Regenerate() error {
 // flashes and the persistence first.
 func (s *Session) login(flush bool) error {
 	return s.with(func(st *state) {
-		before := st.ch
 		if flush {
 			st.clear()
 			st.setPersistent(s.m.opts.Persistent)
 		}
 		st.regenerate(newID, s.m.now().Unix())
-		s.changed(before)
+		s.changed()
 	})
 }
 

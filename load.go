@@ -10,16 +10,22 @@ package ginsession
 // session).
 func (s *Session) with(fn func(st *state)) error {
 	s.mu.Lock()
+	locked := true
+	defer func() { // also when a custom Client or Logger panics in the load
+		if locked {
+			s.mu.Unlock()
+		}
+	}()
 	if s.st.load == unloaded {
 		s.loadLocked()
 		if s.st.load == loadFailed {
 			err := s.st.loadErr
 			s.m.opts.Logger.Warn("ginsession: session store unavailable", "error", err)
+			locked = false
 			s.failLocked(err)
 			return err
 		}
 	}
-	defer s.mu.Unlock()
 	if s.st.load == loadFailed {
 		return s.st.loadErr
 	}

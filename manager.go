@@ -137,8 +137,8 @@ func (s *Session) close() {
 func (s *Session) abandon() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.phase() == phaseFailed:
+	switch p := s.phase(); {
+	case p == phaseFailed || p >= phaseDetachedOut:
 	case s.resp.w.Written():
 		s.setPhase(phaseDetachedOut)
 	default:

@@ -38,6 +38,8 @@ const maxKeyPrefix = 200
 const (
 	DefaultIdleTimeout  = 30 * time.Minute
 	DefaultLifetime     = 24 * time.Hour
+	DefaultRememberFor  = 30 * 24 * time.Hour
+	DefaultStampCheck   = time.Minute
 	DefaultCookieName   = "session_id"
 	DefaultKeyPrefix    = "ginsession:"
 	DefaultLoginURL     = "/login"
@@ -109,10 +111,19 @@ type Options struct {
 	// SameSite is the cookie's SameSite attribute. Default http.SameSiteLaxMode.
 	SameSite http.SameSite
 
-	// Persistent makes new sessions "remember me" sessions: their cookie
-	// carries Max-Age (up to the end of Lifetime) and survives a browser
-	// restart. Session.SetPersistent changes it for one session.
+	// Persistent makes new sessions "remember me" sessions: they stay valid
+	// RememberFor from their creation (or Login), idle or not, and their
+	// cookie carries a Max-Age of the time left, so it survives a browser
+	// restart. Session.SetPersistent changes it for one session. Without it
+	// sessions end after IdleTimeout without use or Lifetime in all, with a
+	// browser-session cookie.
 	Persistent bool
+
+	// RememberFor is how long a persistent ("remember me") session stays
+	// valid from its creation or Login, idle or not; IdleTimeout and
+	// Lifetime do not apply to it. Default 30 days. Values beyond 30 days
+	// are sent to memcached as absolute times, as its protocol requires.
+	RememberFor time.Duration
 
 	// KeyPrefix starts every memcached key. Default "ginsession:".
 	KeyPrefix string
@@ -127,6 +138,28 @@ type Options struct {
 	// with an absolute LoginURL: the request's Host header is chosen by the
 	// client, so a forged one would become the return address.
 	PublicURL string
+
+	// Unauthenticated answers anonymous visitors of routes guarded by
+	// Authenticated. Default: GET and HEAD get 302 Found to LoginURL with
+	// next set to the requested URI (made absolute with PublicURL when
+	// LoginURL is absolute); other methods get 403 Forbidden with a short
+	// "login required" text. The chain is aborted after it.
+	Unauthenticated gin.HandlerFunc
+
+	// UserStamp returns the user's current security stamp: a value the
+	// application replaces when the user's credentials change or the user
+	// asks to "log out everywhere" (a random string it stores with the user,
+	// or a hash of the password hash). Login records it in the session; when
+	// the logged-in user is read (Authenticated, AuthenticatedFunc, User), a
+	// session whose last check is older than StampCheck asks again, and a
+	// different stamp ends the session: every other device of that user is
+	// logged out within StampCheck. An error fails closed: the ErrorHandler
+	// answers. nil (the default) turns the check off at no cost.
+	UserStamp func(c *gin.Context, user string) (string, error)
+
+	// StampCheck is how often a session re-checks its user's stamp; between
+	// checks there is no lookup. Default 1 minute.
+	StampCheck time.Duration
 
 	// UserKey is the session key whose non-empty value means "logged in".
 	// Default "user_name".
@@ -201,12 +234,21 @@ func (o Options) withDefaults() (Options, error) {
 		o.Memcached = []string{DefaultMemcached}
 	}
 	for i, addr := range o.Memcached {
-		if strings.TrimSpace(addr) == "" {
-			return bad("Memcached[%d] is empty", i)
+		if err := checkServer(addr); err != nil {
+			return bad("Memcached[%d] %q: %v", i, addr, err)
 		}
 	}
-	if o.IdleTimeout < 0 || o.Lifetime < 0 || o.Timeout < 0 || o.DownBackoff < 0 {
-		return bad("IdleTimeout, Lifetime, Timeout and DownBackoff must not be negative")
+	if o.IdleTimeout < 0 || o.Lifetime < 0 || o.RememberFor < 0 || o.Timeout < 0 || o.DownBackoff < 0 {
+		return bad("IdleTimeout, Lifetime, RememberFor, Timeout and DownBackoff must not be negative")
+	}
+	if o.StampCheck < 0 {
+		return bad("StampCheck must not be negative")
+	}
+	if o.StampCheck == 0 {
+		o.StampCheck = DefaultStampCheck
+	}
+	if o.RememberFor == 0 {
+		o.RememberFor = DefaultRememberFor
 	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = DefaultIdleTimeout
@@ -214,8 +256,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Lifetime == 0 {
 		o.Lifetime = DefaultLifetime
 	}
-	if o.IdleTimeout < time.Second || o.Lifetime < time.Second {
-		return bad("IdleTimeout and Lifetime must be at least one second (memcached expirations are whole seconds)")
+	if o.IdleTimeout < time.Second || o.Lifetime < time.Second || o.RememberFor < time.Second {
+		return bad("IdleTimeout, Lifetime and RememberFor must be at least one second (memcached expirations are whole seconds)")
 	}
 	if o.CookieName == "" {
 		o.CookieName = DefaultCookieName
@@ -274,6 +316,9 @@ func (o Options) withDefaults() (Options, error) {
 	if absolute && o.PublicURL == "" {
 		return bad("LoginURL %q is absolute: set PublicURL, the site's external base URL, to build its next parameter", o.LoginURL)
 	}
+	if o.Unauthenticated == nil {
+		o.Unauthenticated = loginRequired(o.LoginURL, o.PublicURL)
+	}
 	if o.UserKey == "" {
 		o.UserKey = DefaultUserKey
 	}
@@ -314,60 +359,6 @@ func (o Options) withDefaults() (Options, error) {
 		o.DownBackoff = DefaultDownBackoff
 	}
 	return o, nil
-}
-
-// checkLoginURL accepts a local path ("/login") or an absolute http(s)
-// URL with a host; absolute tells which. Anything else (javascript:,
-// "//host", a relative path) can only be a mistake or an open redirect.
-func checkLoginURL(raw string) (absolute bool, err error) {
-	if isLocalPath(raw) {
-		return false, nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-		strings.ContainsAny(raw, "\\ \t\r\n") {
-		return false, errors.New("must be a local path such as /login or an absolute http(s) URL")
-	}
-	return true, nil
-}
-
-// isHTTPBase reports whether u is an absolute http(s) URL with a host and
-// no user info, query or fragment.
-func isHTTPBase(u *url.URL) bool {
-	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil &&
-		u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
-}
-
-// validDomain reports whether d looks like a domain name for a cookie's
-// Domain attribute: dot-separated labels of letters, digits and hyphens.
-func validDomain(d string) bool {
-	d = strings.TrimPrefix(d, ".")
-	if d == "" || len(d) > 253 {
-		return false
-	}
-	for label := range strings.SplitSeq(d, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// validCookieName reports whether name is an RFC 6265 token.
-func validCookieName(name string) bool {
-	for i := 0; i < len(name); i++ {
-		b := name[i]
-		if b <= ' ' || b >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, b) >= 0 {
-			return false
-		}
-	}
-	return name != ""
 }
 
 // defaultErrorHandler answers 503 and records the error on the context; a

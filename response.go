@@ -11,8 +11,9 @@ import (
 )
 
 // phase is where a session's request is in its response. Only the
-// middleware and the code in this file advance it, always under the
-// session's lock; the response writer reads it without the lock.
+// lifecycle code advances it (this file, and the middleware's Handler,
+// finish, close and abandon in manager.go), always under the session's
+// lock; the response writer reads it without the lock.
 type phase uint32
 
 const (
@@ -41,6 +42,9 @@ const (
 	// phaseDetachedOut: the middleware returned and the response started:
 	// a change is stored only by Save.
 	phaseDetachedOut
+	// phaseDetachedWarned: phaseDetachedOut, and a change that only Save
+	// can store has been logged (once per request).
+	phaseDetachedWarned
 )
 
 // response is the session's hold on its request's response: the hook
@@ -115,7 +119,15 @@ func (s *Session) commitLocked(timing commitTiming) error {
 // which gin only records). A store failure replaces the response with the
 // ErrorHandler's.
 func (s *Session) beforeHeader(sends bool) {
-	if err, abort := s.commitBeforeHeader(sends); err != nil {
+	committed := false
+	defer func() {
+		if !committed { // the commit panicked (a custom Client or Logger)
+			s.abandon() // so the recovery's response does not re-enter it
+		}
+	}()
+	err, abort := s.commitBeforeHeader(sends)
+	committed = true
+	if err != nil {
 		s.sendErrorPage(err, abort)
 	}
 }
@@ -144,7 +156,6 @@ func (s *Session) commitBeforeHeader(sends bool) (err error, abort bool) {
 	// The error page answers for these changes: they must not be stored
 	// once the response is out (nor the store waited on again).
 	s.st.dropChanges(s.m.now(), s.m.opts.Persistent)
-	s.st.ch.refresh = false
 	return err, s.claimErrorPage()
 }
 
@@ -208,11 +219,11 @@ func (s *Session) waitErrorPageLocked() {
 // another request).
 func (s *Session) reportStoreError(err error) {
 	switch s.phase() {
-	case phaseFinishing, phaseDetached, phaseDetachedOut:
-		s.m.opts.Logger.Error("ginsession: session store failed after its middleware finished", "error", err)
-	default:
+	case phaseOpen, phaseHeaderOut:
 		_ = s.resp.c.Error(err)
 		s.m.opts.Logger.Error("ginsession: session store failed after the response started", "error", err)
+	default:
+		s.m.opts.Logger.Error("ginsession: session store failed", "error", err)
 	}
 }
 

@@ -1,10 +1,14 @@
 package ginsession
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-gonic/gin"
 )
 
@@ -79,3 +83,128 @@ func TestCookieSettingResponseIsNeverPublic(t *testing.T) {
 		}
 	})
 }
+
+// getPanickingClient panics on Get, as a broken custom Client might.
+type getPanickingClient struct{ Client }
+
+func (getPanickingClient) Get(string) (*memcache.Item, error) { panic("get exploded") }
+
+// A panic inside the lazy load (a custom Client or Logger) must not leave
+// the session locked: the recovery middleware's 500 goes out, the request
+// does not hang.
+func TestPanicInLoadDoesNotHang(t *testing.T) {
+	a := newApp(t, getPanickingClient{NewMemoryClient()}, Options{})
+	a.cookie = a.m.cookies.encode(newID()) // a valid cookie, so the load calls Get
+	a.engine = gin.New()
+	a.engine.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}), a.m.Handler())
+	a.engine.GET("/", func(c *gin.Context) { _ = Default(c).Get("x") })
+	done := make(chan int, 1)
+	go func() { done <- a.get("/").Code }()
+	select {
+	case code := <-done:
+		if code != http.StatusInternalServerError {
+			t.Errorf("status %d, want the recovery's 500", code)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("request hung: the panicking load left the session locked and abandon deadlocked")
+	}
+}
+
+// An ErrorHandler answering a failed commit may use the session, but
+// nothing it changes is stored: the client is being told the request
+// failed.
+func TestSaveInsideErrorHandlerStoresNothing(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("write timeout")}
+	a := newApp(t, fo, Options{})
+	var saveErr error
+	a.m.opts.ErrorHandler = func(c *gin.Context, err error) {
+		s := Default(c)
+		s.Set("from_error_handler", "yes")
+		saveErr = s.Save()
+		c.String(http.StatusServiceUnavailable, "down")
+	}
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	a.engine.GET("/edit", func(c *gin.Context) {
+		Default(c).Set("k", "v")
+		c.String(http.StatusOK, "ok")
+	})
+	a.get("/login")
+	fo.op = "cas"
+	if rec := a.get("/edit"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want the ErrorHandler's 503", rec.Code)
+	}
+	if saveErr == nil || !errors.Is(saveErr, ErrHeaderWritten) {
+		t.Errorf("Save inside the ErrorHandler returned %v, want errAfterErrorResponse", saveErr)
+	}
+	if r := a.storedRecord(); r.value("from_error_handler") != nil {
+		t.Errorf("a change made during the error page was stored")
+	}
+}
+
+// A commit that panics when an outer middleware writes after ginsession
+// returned is not re-entered by the recovery middleware's own response.
+func TestPanickingCommitAfterMiddlewareDoesNotReenter(t *testing.T) {
+	a := newApp(t, panickingClient{NewMemoryClient()}, Options{})
+	a.engine = gin.New()
+	a.engine.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}), func(c *gin.Context) {
+		c.Next()
+		Default(c).Set("late", "x") // an outer middleware changing the session
+		c.String(http.StatusOK, "outer")
+	}, a.m.Handler())
+	a.engine.GET("/", func(c *gin.Context) {})
+	var code int
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Errorf("the recovery middleware itself panicked: %v", p)
+			}
+		}()
+		code = a.get("/").Code
+	}()
+	if code != 0 && code != http.StatusInternalServerError {
+		t.Errorf("status %d, want the recovery's 500", code)
+	}
+}
+
+// A value that failed to encode is reported by Save even when the session
+// was destroyed in between.
+func TestDestroyKeepsEncodeError(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	var saveErr error
+	a.engine.GET("/", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("bad", make(chan int))
+		_ = s.Destroy()
+		saveErr = s.Save()
+	})
+	a.get("/")
+	if saveErr == nil || !strings.Contains(saveErr.Error(), `"bad"`) {
+		t.Errorf("Save = %v, want the encode error naming \"bad\"", saveErr)
+	}
+}
+
+// A caller that keeps the session past the middleware and saves in batches
+// gets the "call Save" warning at most once per request.
+func TestLateWarningOncePerRequest(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine = gin.New()
+	a.engine.Use(func(c *gin.Context) {
+		c.Next()
+		s := Default(c)
+		for i := range 3 {
+			s.Set("n", i)
+			_ = s.Save()
+		}
+	}, a.m.Handler())
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice"); c.String(200, "ok") })
+	a.get("/login")
+	if n := strings.Count(a.logs.String(), "call Save"); n > 1 {
+		t.Errorf("%d late-change warnings for one request, want at most 1", n)
+	}
+}
+
+

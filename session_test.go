@@ -99,7 +99,7 @@ func TestNewSessionCookieAndStorage(t *testing.T) {
 
 func TestCookieAttributesFromOptions(t *testing.T) {
 	a := newApp(t, NewMemoryClient(), Options{CookieName: "sid", CookiePath: "/app", CookieDomain: "example.com",
-		InsecureCookie: true, SameSite: http.SameSiteStrictMode, Persistent: true, Lifetime: 2 * time.Hour})
+		InsecureCookie: true, SameSite: http.SameSiteStrictMode, Persistent: true, RememberFor: 2 * time.Hour})
 	a.engine.GET("/app", func(c *gin.Context) { Default(c).Set("a", 1) })
 	ck := sessionCookie(a.get("/app"), "sid")
 	if ck == nil || ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/app" ||
@@ -109,7 +109,7 @@ func TestCookieAttributesFromOptions(t *testing.T) {
 }
 
 func TestSetPersistentSendsMaxAge(t *testing.T) {
-	a := newApp(t, NewMemoryClient(), Options{Lifetime: time.Hour})
+	a := newApp(t, NewMemoryClient(), Options{RememberFor: time.Hour})
 	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("u", "x") })
 	a.engine.GET("/remember", func(c *gin.Context) { Default(c).SetPersistent(true) })
 	a.engine.GET("/forget", func(c *gin.Context) { Default(c).SetPersistent(false) })
@@ -118,7 +118,7 @@ func TestSetPersistentSendsMaxAge(t *testing.T) {
 	}
 	ck := sessionCookie(a.get("/remember"), "session_id")
 	if ck == nil || ck.MaxAge <= 3500 || ck.MaxAge > 3600 {
-		t.Fatalf("persistent cookie expected with Max-Age ≈ Lifetime, got %+v", ck)
+		t.Fatalf("persistent cookie expected with Max-Age ≈ RememberFor, got %+v", ck)
 	}
 	if !a.storedRecord().persistent {
 		t.Error("persistence not stored")

@@ -60,6 +60,9 @@ type state struct {
 	rec     *record
 	ch      changes
 	cookie  cookieAction
+	// encodeErr holds the values that failed to encode since the last
+	// Save, which reports them whatever else happened to the session.
+	encodeErr error
 }
 
 // changes are this request's own edits, replayed onto a fresh copy of the
@@ -71,7 +74,6 @@ type changes struct {
 	edits      []edit // the last set or delete of each key changed
 	flashAdded [][]byte
 	flashTaken [][]byte
-	encodeErr  error // values that failed to encode since the last Save
 }
 
 // edit is a set (or delete) of one key.

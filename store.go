@@ -64,7 +64,7 @@ func (sto *store) load(key string, now time.Time) (*record, uint64, error) {
 // vanished from the store meanwhile, is not brought back: st becomes a
 // fresh session and save returns ErrSessionEnded.
 func (sto *store) save(st *state, now time.Time) error {
-	exp, ok := sto.opts.expiration(st.rec.created, now)
+	exp, ok := sto.opts.expiration(st.rec, now)
 	if !ok {
 		return sto.ended(st, now)
 	}

@@ -1,0 +1,78 @@
+package ginsession
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+type cartItem struct {
+	SKU string `json:"sku"`
+	Qty uint8  `json:"qty"`
+}
+
+// GetAs reads what a gin-contrib/sessions port expects: an int stored as
+// an int comes back as an int, structs and slices as themselves; missing
+// keys, wrong types and integers out of range are errors naming the key.
+func TestGetAs(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/set", func(c *gin.Context) {
+			s := Default(c)
+			s.Set("count", 41)
+			s.Set("big", 1000)
+			s.Set("huge", uint64(math.MaxUint64))
+			s.Set("name", "alice")
+			s.Set("cart", []cartItem{{"a-1", 2}, {"b-2", 1}})
+			s.Set("loose", map[string]any{"sku": "c-3", "qty": 300})
+		})
+		check := func(err error, want error, wantText ...string) {
+			t.Helper()
+			if !errors.Is(err, want) {
+				t.Errorf("error %v, want %v", err, want)
+				return
+			}
+			for _, w := range wantText {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v does not mention %q", err, w)
+				}
+			}
+		}
+		a.engine.GET("/get", func(c *gin.Context) {
+			s := Default(c)
+			n, err := GetAs[int](s, "count")
+			if err != nil || n != 41 {
+				t.Errorf("GetAs[int](count) = %d, %v", n, err)
+			}
+			if name, err := GetAs[string](s, "name"); err != nil || name != "alice" {
+				t.Errorf("GetAs[string](name) = %q, %v", name, err)
+			}
+			cart, err := GetAs[[]cartItem](s, "cart")
+			if err != nil || len(cart) != 2 || cart[1] != (cartItem{"b-2", 1}) {
+				t.Errorf("GetAs[[]cartItem] = %v, %v", cart, err)
+			}
+			if u, err := GetAs[uint64](s, "huge"); err != nil || u != math.MaxUint64 {
+				t.Errorf("GetAs[uint64](huge) = %d, %v", u, err)
+			}
+			_, err = GetAs[int](s, "missing")
+			check(err, ErrKeyNotFound, `"missing"`)
+			_, err = GetAs[int](s, "name")
+			check(err, ErrTypeMismatch, `"name"`, "a string", "int")
+			_, err = GetAs[uint8](s, "big")
+			check(err, ErrTypeMismatch, `"big"`, "1000", "uint8")
+			_, err = GetAs[int64](s, "huge")
+			check(err, ErrTypeMismatch, `"huge"`)
+			_, err = GetAs[int8](s, "count")
+			check(err, nil)
+			var small uint8
+			check(s.Scan("big", &small), ErrTypeMismatch, `"big"`)
+			_, err = GetAs[cartItem](s, "loose") // qty 300 in a uint8 field
+			check(err, ErrTypeMismatch, "qty", "300")
+		})
+		a.get("/set")
+		a.get("/get")
+	})
+}
