@@ -298,6 +298,9 @@ func (s *Session) saveLocked(st *state) error {
 	err := s.commitLocked(timing)
 	if err != nil && !errors.Is(err, ErrSessionEnded) {
 		st.dropChanges(s.m.now(), s.m.opts.Persistent)
+		if !errors.Is(err, ErrHeaderWritten) {
+			s.saveFailed(err)
+		}
 	}
 	if err == nil && timing == withoutCookie && cookieChange {
 		st.cookie = cookieKeep

@@ -20,7 +20,6 @@ func (s *Session) with(fn func(st *state)) error {
 		s.loadLocked()
 		if s.st.load == loadFailed {
 			err := s.st.loadErr
-			s.m.opts.Logger.Warn("ginsession: session store unavailable", "error", err)
 			locked = false
 			s.failLocked(err)
 			return err

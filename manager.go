@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,6 +16,7 @@ type Manager struct {
 	cookies *cookieCodec
 	values  *valueCodec
 	now     func() time.Time
+	faults  *faultLog
 	ctxKey  any // opts.ContextKey, boxed once so c.Set does not allocate
 }
 
@@ -39,6 +41,7 @@ func NewManager(opts Options) (*Manager, error) {
 		ctxKey:  o.ContextKey,
 	}
 	m.store = store{client: client, opts: &m.opts}
+	m.faults = newFaultLog(o.Logger, func() time.Time { return m.now() })
 	return m, nil
 }
 
@@ -99,7 +102,7 @@ func (s *Session) finish() {
 		s.setPhase(phaseFinishing)
 	}
 	s.mu.Unlock()
-	if s.phase() == phaseFinishing && !s.resp.w.Written() {
+	if s.phase() == phaseFinishing && !s.resp.w.Written() && !s.answerUnanswered() {
 		s.beforeHeader(false) // gin (or an outer middleware) sends it later
 	}
 	s.close()
@@ -126,7 +129,7 @@ func (s *Session) close() {
 	s.setPhase(phaseDetachedOut)
 	if err := automatic(s.commitLocked(withoutCookie)); err != nil {
 		_ = s.resp.c.Error(err)
-		s.m.opts.Logger.Error("ginsession: session not saved after the response was sent", "error", err)
+		s.m.faults.log(slog.LevelError, "ginsession: session not saved after the response was sent", err)
 	}
 }
 

@@ -180,14 +180,18 @@ type Options struct {
 	MaxSize int
 
 	// ErrorHandler writes the response when the session store fails (for
-	// example memcached is down) or the automatic commit finds the session
-	// over MaxSize (ErrTooLarge). Default: 503 Service Unavailable with
-	// Retry-After and a short text body (500 for ErrTooLarge, which a retry
-	// cannot fix), and the error recorded with c.Error.
+	// example memcached is down) while the header is unwritten: a failed
+	// load, the automatic commit, a failed Destroy, a failed Save or Login
+	// the handler did not answer itself, or a session over MaxSize
+	// (ErrTooLarge). Default: 503 Service Unavailable with Retry-After and a
+	// short text body (500 for ErrTooLarge, which a retry cannot fix). The
+	// error is recorded with c.Error and logged whatever the handler does.
 	ErrorHandler func(c *gin.Context, err error)
 
-	// Logger receives warnings about store faults and corrupt data. It never
-	// receives session IDs. Default slog.Default().
+	// Logger receives store faults, failed saves and corrupt data. A fault
+	// that repeats (an outage) is logged once per 10 seconds with a count of
+	// the repeats left out. It never receives session IDs. Default
+	// slog.Default().
 	Logger *slog.Logger
 
 	// Timeout is the memcached socket read/write timeout of the client built
@@ -361,10 +365,9 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// defaultErrorHandler answers 503 and records the error on the context; a
-// session over MaxSize gets 500, since retrying cannot help.
+// defaultErrorHandler answers 503; a session over MaxSize gets 500, since
+// retrying cannot help.
 func defaultErrorHandler(c *gin.Context, err error) {
-	_ = c.Error(err)
 	c.Header("Content-Type", "")
 	if errors.Is(err, ErrTooLarge) {
 		c.String(http.StatusInternalServerError, "Internal server error.\n")

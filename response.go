@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -55,6 +56,9 @@ type response struct {
 	phase atomic.Uint32
 	// pageDone is closed when the error page of phaseErrorPage is complete.
 	pageDone chan struct{}
+	// unanswered is a failed Save the handler has not answered yet: if the
+	// chain writes nothing, the error page answers it.
+	unanswered error
 	vary     [1]string // backing for the Vary header this session adds
 }
 
@@ -184,9 +188,12 @@ func (s *Session) claimErrorPage() (chainRunning bool) {
 }
 
 // sendErrorPage writes the ErrorHandler's response for err after
-// claimErrorPage, then drops whatever the handler writes later.
+// claimErrorPage, then drops whatever the handler writes later. The error
+// is logged and recorded on the context whatever the ErrorHandler does.
 func (s *Session) sendErrorPage(err error, abort bool) {
 	c := s.resp.c
+	_ = c.Error(err)
+	s.m.faults.log(slog.LevelError, "ginsession: session store failed; the error response replaced the handler's", err)
 	defer func() { // even if the ErrorHandler panics
 		s.mu.Lock()
 		s.setPhase(phaseFailed)
@@ -221,10 +228,41 @@ func (s *Session) reportStoreError(err error) {
 	switch s.phase() {
 	case phaseOpen, phaseHeaderOut:
 		_ = s.resp.c.Error(err)
-		s.m.opts.Logger.Error("ginsession: session store failed after the response started", "error", err)
+		s.m.faults.log(slog.LevelError, "ginsession: session store failed after the response started", err)
 	default:
-		s.m.opts.Logger.Error("ginsession: session store failed", "error", err)
+		s.m.faults.log(slog.LevelError, "ginsession: session store failed", err)
 	}
+}
+
+// saveFailed records a failed Save (or Login): logged, on the context while
+// the chain runs, and, while the header is unwritten, kept for finish, whose
+// error page answers it if the handler then writes nothing (a handler that
+// only returns on the error must not answer 200 with an empty page).
+func (s *Session) saveFailed(err error) {
+	s.m.faults.log(slog.LevelError, "ginsession: session not saved", err)
+	switch s.phase() {
+	case phaseOpen:
+		s.resp.unanswered = err
+		_ = s.resp.c.Error(err)
+	case phaseHeaderOut:
+		_ = s.resp.c.Error(err)
+	}
+}
+
+// answerUnanswered sends the error page for a failed Save that the handler
+// did not answer (the chain returned with nothing written and no status
+// set). It reports whether it did.
+func (s *Session) answerUnanswered() bool {
+	s.mu.Lock()
+	err := s.resp.unanswered
+	if err == nil || s.phase() != phaseFinishing || s.resp.w.Written() || s.resp.w.Status() != http.StatusOK {
+		s.mu.Unlock()
+		return false
+	}
+	s.claimErrorPage()
+	s.mu.Unlock()
+	s.sendErrorPage(err, false)
+	return true
 }
 
 // automatic filters a commit error for the automatic commit: a session that

@@ -1,0 +1,66 @@
+package ginsession
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// faultLogEvery is how often one store fault is logged while it repeats: an
+// outage must not write a line per request (thousands a second), nor go
+// unlogged.
+const faultLogEvery = 10 * time.Second
+
+// maxFaultKinds bounds the distinct faults remembered between lines.
+const maxFaultKinds = 64
+
+// faultLog logs store faults, each distinct one (message and error text) at
+// most once per faultLogEvery, with the count of repeats it left out.
+type faultLog struct {
+	logger *slog.Logger
+	now    func() time.Time
+	mu     sync.Mutex
+	seen   map[string]*faultCount
+}
+
+// faultCount is one fault's state between log lines.
+type faultCount struct {
+	quietUntil time.Time
+	repeats    int // occurrences not logged since the last line
+}
+
+// newFaultLog returns a faultLog writing to logger, timed by now.
+func newFaultLog(logger *slog.Logger, now func() time.Time) *faultLog {
+	return &faultLog{logger: logger, now: now, seen: make(map[string]*faultCount)}
+}
+
+// log writes msg with err at level, unless the same fault was logged less
+// than faultLogEvery ago; the next line it writes says how many repeats
+// were left out.
+func (f *faultLog) log(level slog.Level, msg string, err error) {
+	key := msg + "\x00" + err.Error()
+	now := f.now()
+	f.mu.Lock()
+	c := f.seen[key]
+	if c != nil && now.Before(c.quietUntil) {
+		c.repeats++
+		f.mu.Unlock()
+		return
+	}
+	if c == nil {
+		if len(f.seen) >= maxFaultKinds {
+			clear(f.seen)
+		}
+		c = &faultCount{}
+		f.seen[key] = c
+	}
+	repeats := c.repeats
+	c.quietUntil, c.repeats = now.Add(faultLogEvery), 0
+	f.mu.Unlock()
+	if repeats > 0 {
+		f.logger.Log(context.Background(), level, msg, "error", err, "repeats_not_logged", repeats)
+		return
+	}
+	f.logger.Log(context.Background(), level, msg, "error", err)
+}
