@@ -24,7 +24,10 @@ var (
 	// deleted (a logout elsewhere), expired or reached its Lifetime during
 	// the request. The changes were discarded rather than bringing the
 	// session back; the session now reads as new and empty. The automatic
-	// commit treats this as normal and only logs it.
+	// commit treats this as normal and only logs it: a response that went
+	// out with 200 does not prove its session change was stored when
+	// memcached evicted or expired the session meanwhile. Call Save where
+	// the handler must know.
 	ErrSessionEnded = errors.New("ginsession: session ended during the request (deleted or expired)")
 
 	// ErrKeyNotFound is returned by Scan for a key the session does not hold.

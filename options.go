@@ -195,7 +195,12 @@ type Options struct {
 	Logger *slog.Logger
 
 	// Timeout is the memcached socket read/write timeout of the client built
-	// from Memcached. Default 500ms.
+	// from Memcached. Default 500ms. It bounds each memcached operation, not
+	// the request: a write that must re-read and merge, or a Login that adds
+	// the new ID and deletes the old one, makes several operations and may
+	// wait several Timeouts. A write that timed out may still have been
+	// stored (memcached may apply it after the client gave up), so a 503
+	// after a write timeout does not prove the change was lost.
 	Timeout time.Duration
 
 	// MaxIdleConns is the idle-connection pool size per server of the client
@@ -205,8 +210,11 @@ type Options struct {
 	MaxIdleConns int
 
 	// MaxRetries bounds the re-read-and-merge attempts after a CAS conflict.
-	// Each round lets at least one of the racing requests through, so N
-	// requests racing on one session need at most N attempts. Default 24.
+	// Each round lets at least one of the racing requests through, so a
+	// fixed group of N requests racing on one session needs at most N
+	// attempts. A continuous stream of concurrent writes to one session can
+	// still starve one request past the bound: it then fails with the CAS
+	// conflict (503 by default) and stores nothing. Default 24.
 	MaxRetries int
 
 	// DownBackoff is how long a server that failed is skipped when Memcached
