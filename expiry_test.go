@@ -182,7 +182,7 @@ func TestImplausibleStoredTimestamps(t *testing.T) {
 			now := clock.Now()
 			r := &record{created: now.Add(tc.created).Unix(), touched: now.Add(tc.touched).Unix(), persistent: true}
 			r.set("user_name", []byte("\xa5alice"))
-			if err := a.store.Client.Set(&memcache.Item{Key: a.m.key(id), Value: r.encode(nil), Expiration: 600}); err != nil {
+			if err := a.store.Client.Set(&memcache.Item{Key: a.m.key(id), Value: a.sealed(id, r), Expiration: 600}); err != nil {
 				t.Fatal(err)
 			}
 			if got := a.get("/").Body.String(); got != "" {
@@ -196,7 +196,7 @@ func TestImplausibleStoredTimestamps(t *testing.T) {
 	ahead := clock.Now().Add(time.Minute).Unix()
 	r := &record{created: ahead, touched: ahead}
 	r.set("user_name", []byte("\xa5alice"))
-	if err := a.store.Client.Set(&memcache.Item{Key: a.m.key(id), Value: r.encode(nil), Expiration: 600}); err != nil {
+	if err := a.store.Client.Set(&memcache.Item{Key: a.m.key(id), Value: a.sealed(id, r), Expiration: 600}); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.get("/").Body.String(); got != "alice" {

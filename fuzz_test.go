@@ -3,15 +3,21 @@ package ginsession
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// Fuzz targets for everything ginsession parses from outside: the cookie
-// (any client), and stored records and values (anything that can write to
-// memcached). Run one with, for example:
+// Fuzz targets for what ginsession parses from outside: the cookie (any
+// client) and stored records (anything that can write to memcached); the
+// stored values' decoder is fuzzed in codec_test.go. Run one with, for
+// example:
 //
 //	go test -run '^$' -fuzz FuzzCookieDecode -fuzztime 20s .
 
@@ -111,9 +117,27 @@ func TestCookieRejectsEverySingleByteChange(t *testing.T) {
 	}
 }
 
-// fuzzRecordSeeds returns encoded records covering every shape the encoder
-// produces, plus hand-made non-canonical but valid ones.
-func fuzzRecordSeeds() [][]byte {
+// fuzzRecordKey is the memcached key the fuzzed records are sealed for.
+const fuzzRecordKey = "ginsession:fuzz-record-key"
+
+// fuzzSealers returns the sealer under test (current secret plus an old
+// one) and one sealing with the old secret only.
+func fuzzSealers() (rs, oldOnly *recordSealer) {
+	return newRecordSealer(fuzzSecret, []string{fuzzOldSecret}), newRecordSealer(fuzzOldSecret, nil)
+}
+
+// recordOf returns a record holding kv, set in key order, and flashes.
+func recordOf(created, touched int64, persistent bool, kv map[string][]byte, flashes ...[]byte) *record {
+	r := &record{created: created, touched: touched, persistent: persistent, flashes: flashes}
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		r.set(k, kv[k])
+	}
+	return r
+}
+
+// fuzzValidRecords returns records covering every shape the encoder
+// produces: empty, small, past smallMax, shrunk back below it, many flashes.
+func fuzzValidRecords() []*record {
 	vc := newValueCodec()
 	enc := func(v any) []byte {
 		raw, err := vc.encode(v)
@@ -130,10 +154,18 @@ func fuzzRecordSeeds() [][]byte {
 	for i := range 17 {
 		many = append(many, enc(i))
 	}
-	recs := []*record{
-		{created: 1_700_000_000, touched: 1_700_000_100, values: map[string][]byte{}},
-		{created: -1, touched: math.MaxInt64, persistent: true, values: map[string][]byte{"": enc(nil)}},
-		{created: 1, touched: 2, values: map[string][]byte{
+	shrunk := recordOf(7, 8, false, big)
+	for i := range 15 {
+		shrunk.del(strings.Repeat("k", i+1))
+	}
+	unsorted := &record{created: 9, touched: 9} // small keys keep insertion order
+	for _, k := range []string{"z", "a", "m"} {
+		unsorted.set(k, enc(k))
+	}
+	return []*record{
+		recordOf(1_700_000_000, 1_700_000_100, false, nil),
+		recordOf(-1, math.MaxInt64, true, map[string][]byte{"": enc(nil)}),
+		recordOf(1, 2, false, map[string][]byte{
 			"user_name":                     enc("alice"),
 			"n":                             enc(42),
 			"f":                             enc(3.5),
@@ -142,101 +174,183 @@ func fuzzRecordSeeds() [][]byte {
 			"list":                          enc([]any{1, "two", []int{3}}),
 			"map":                           enc(map[string]any{"a": map[string]any{"b": true}}),
 			strings.Repeat("long key ", 10): enc(strings.Repeat("x", 300)),
-		}, flashes: [][]byte{enc("saved"), enc(map[string]int{"n": 1})}},
-		{created: 5, touched: 6, values: big, flashes: many},
+		}, enc("saved"), enc(map[string]int{"n": 1})),
+		recordOf(5, 6, false, big, many...),
+		shrunk,
+		unsorted,
 	}
-	var out [][]byte
-	for _, r := range recs {
-		out = append(out, r.encode(nil))
-	}
-	// Valid but not what encode writes: 16-bit container headers for small
-	// counts, a str8 key.
-	hdr := (&record{created: 1, touched: 1, values: map[string][]byte{}}).encode(nil)[:recordHeader]
-	odd := append([]byte(nil), hdr...)
-	odd = append(odd, 0xde, 0, 2, 0xd9, 1, 'a', 0x01, 0xa1, 'b', 0x02, 0xdc, 0, 1, 0xc0)
-	out = append(out, odd)
-	// Invalid: truncated, trailing byte, wrong version, hostile counts,
-	// deep nesting, a key stored twice (in place and as a map).
-	twice := append(bytes.Clone(hdr), 0x82, 0xd9, 1, 'a', 0x01, 0xa1, 'a', 0x02, 0x90)
-	twiceMap := append(bytes.Clone(hdr), 0xde, 0, smallMax+1)
-	for i := range smallMax + 1 {
-		twiceMap = append(twiceMap, 0xa1, byte('a'+min(i, smallMax-1)), 0x01)
-	}
-	twiceMap = append(twiceMap, 0x90)
-	valid := out[2]
-	out = append(out,
-		valid[:len(valid)-1],
-		append(bytes.Clone(valid), 0),
-		append([]byte{0x96, 2}, valid[2:]...),
-		append(bytes.Clone(hdr), 0xdf, 0xff, 0xff, 0xff, 0xff),
-		append(append(bytes.Clone(hdr), 0x81, 0xa1, 'k'), append(bytes.Repeat([]byte{0x91}, 100), 0xc0, 0x90)...),
-		nil,
-		[]byte{0x96},
-		twice,
-		twiceMap,
-		// A str8 key claiming 32 bytes with only 10 left.
-		append(append(bytes.Clone(hdr), 0x81, 0xd9, 0x20), "0123456789"...),
-	)
-	return out
 }
 
-// TestFuzzRecordSeeds keeps the record seeds meaningful: the first five
-// are valid records, the rest are not.
+// fuzzRecordSeeds returns sealed records: the valid ones first
+// (fuzzValidRecords), then invalid ones, small versions of hostile records
+// among them.
+func fuzzRecordSeeds() (seeds [][]byte, valid int) {
+	rs, _ := fuzzSealers()
+	for _, r := range fuzzValidRecords() {
+		seeds = append(seeds, rs.seal(fuzzRecordKey, r.encode(nil)))
+	}
+	valid = len(seeds)
+	hdr := (&record{created: 1, touched: 1}).encode(nil)[:recordHeader]
+	sealed := func(body ...byte) []byte {
+		b := append(append(bytes.Clone(hdr), body...), 0xc4, tagSize)
+		return rs.seal(fuzzRecordKey, append(b, make([]byte, tagSize)...))
+	}
+	// More than smallMax keys out of order.
+	var unsorted []byte
+	for i := range smallMax + 1 {
+		unsorted = append(unsorted, 0xa1, byte('z'-i), 0x01)
+	}
+	// A key stored twice: in the small array, and as 600 copies (a small
+	// version of 500k duplicate keys).
+	dupSmall := []byte{0xd9, 1, 'a', 0x01, 0xa1, 'a', 0x02}
+	dupMany := bytes.Repeat([]byte{0xa1, 'a', 0x01}, 600)
+	good := seeds[2]
+	seeds = append(seeds,
+		// Valid msgpack but not canonical: a 16-bit map header, a 16-bit
+		// array header, a str8 key, each for a count that fits a shorter one.
+		sealed(0xde, 0, 1, 0xa1, 'a', 0x01, 0x90),
+		sealed(0x80, 0xdc, 0, 1, 0xc0),
+		sealed(0x81, 0xd9, 1, 'a', 0x01, 0x90),
+		sealed(append(append([]byte{0x80 | (smallMax + 1)}, unsorted...), 0x90)...),
+		sealed(append(append([]byte{0x82}, dupSmall...), 0x90)...),
+		sealed(append(append([]byte{0xde, 0x02, 0x58}, dupMany...), 0x90)...),
+		// Over the caps: maxFlashes+1 empty flashes, maxKeys+1 claimed.
+		sealed(append(binary.BigEndian.AppendUint16([]byte{0x80, 0xdc}, maxFlashes+1), bytes.Repeat([]byte{0x90}, maxFlashes+1)...)...),
+		sealed(append(binary.BigEndian.AppendUint16([]byte{0xde}, maxKeys+1), 0x90)...),
+		// Counts the bytes cannot hold (900k flashes, 2^32-1 keys).
+		sealed(0x80, 0xdd, 0x00, 0x0d, 0xbb, 0xa0, 0xc0),
+		sealed(0xdf, 0xff, 0xff, 0xff, 0xff, 0x90),
+		// Deep nesting, a str8 key claiming 32 bytes with only 10 left.
+		sealed(append(append([]byte{0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, 100)...), 0xc0, 0x90)...),
+		sealed(append([]byte{0x81, 0xd9, 0x20}, "0123456789"...)...),
+		// Truncated, a trailing byte, the previous version, no tag field.
+		good[:len(good)-1],
+		append(bytes.Clone(good), 0),
+		append([]byte{0x96, 1}, good[2:len(good)-tagField]...),
+		append(bytes.Clone(hdr), 0x80, 0x90),
+		nil,
+		[]byte{0x97},
+	)
+	return seeds, valid
+}
+
+// TestFuzzRecordSeeds keeps the record seeds meaningful: the valid ones
+// open, the rest do not, and a valid one verifies only for its own key.
 func TestFuzzRecordSeeds(t *testing.T) {
-	for i, seed := range fuzzRecordSeeds() {
-		_, err := decodeRecord(seed)
-		if valid := i < 5; valid != (err == nil) {
-			t.Errorf("seed %d (%x): decodeRecord error = %v, want valid = %v", i, seed, err, valid)
+	rs, _ := fuzzSealers()
+	seeds, valid := fuzzRecordSeeds()
+	for i, seed := range seeds {
+		_, err := rs.open(fuzzRecordKey, seed)
+		if (i < valid) != (err == nil) {
+			t.Errorf("seed %d (%x): open error = %v, want valid = %v", i, seed, err, i < valid)
+		}
+		if i < valid {
+			if _, err := rs.open(fuzzRecordKey+"x", seed); !errors.Is(err, errForgedRecord) {
+				t.Errorf("seed %d opened under another key: %v", i, err)
+			}
 		}
 	}
 }
 
 func FuzzDecodeRecord(f *testing.F) {
-	for _, seed := range fuzzRecordSeeds() {
+	seeds, _ := fuzzRecordSeeds()
+	for _, seed := range seeds {
 		f.Add(seed)
 	}
+	rs, oldOnly := fuzzSealers()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := bytes.Clone(b)
+		// 1. The parser (no tag check) never panics, never changes its
+		// input, and accepts only canonical records.
 		r, err := decodeRecord(b)
 		if !bytes.Equal(in, b) {
 			t.Fatal("decodeRecord modified its input")
 		}
-		if err != nil {
-			if r != nil {
-				t.Fatalf("decodeRecord returned a record with error %v", err)
+		if err != nil && r != nil {
+			t.Fatalf("decodeRecord returned a record with error %v", err)
+		}
+		if err == nil {
+			fuzzCheckRecord(t, r, b)
+		}
+
+		// 2. The verifying decoder on the bytes as given: anything it
+		// accepts was sealed by one of its secrets and is exactly what
+		// encoding and sealing the record gives.
+		if got, err := rs.open(fuzzRecordKey, b); err == nil {
+			sealer := rs
+			if got.oldSeal {
+				sealer = oldOnly
 			}
+			if again := sealer.seal(fuzzRecordKey, got.encode(nil)); !bytes.Equal(again, b) {
+				t.Fatalf("open accepted %x, which re-encodes to %x", b, again)
+			}
+		} else if got != nil {
+			t.Fatalf("open returned a record with error %v", err)
+		}
+		if len(b) < tagSize {
 			return
 		}
-		for k, v := range r.all() {
-			if n, err := skipValue(v, 1); err != nil || n != len(v) {
-				t.Fatalf("value of %q is not exactly one msgpack value (%d of %d bytes, %v)", k, n, len(v), err)
-			}
+
+		// 3. The same bytes sealed for the key: they open exactly when they
+		// parse, re-encode to the same bytes, and a change of key or of any
+		// byte is refused.
+		sealed := rs.seal(fuzzRecordKey, bytes.Clone(b))
+		got, errOpen := rs.open(fuzzRecordKey, sealed)
+		if (errOpen == nil) != (err == nil) {
+			t.Fatalf("sealed %x: open error %v, but decodeRecord error %v", sealed, errOpen, err)
 		}
-		enc := r.encode(nil)
-		if len(enc) > len(b) {
-			t.Fatalf("re-encoding grew the record from %d to %d bytes", len(b), len(enc))
+		if errOpen != nil {
+			return
 		}
-		r2, err := decodeRecord(enc)
-		if err != nil {
-			t.Fatalf("decodeRecord(encode(decodeRecord(b))) failed: %v\nb   = %x\nenc = %x", err, b, enc)
+		if got.oldSeal {
+			t.Fatal("a record sealed with the current secret opened as old-sealed")
 		}
-		if msg := fuzzRecordDiff(r, r2); msg != "" {
-			t.Fatalf("record changed across encode/decode: %s\nb   = %x\nenc = %x", msg, b, enc)
+		if again := rs.seal(fuzzRecordKey, got.encode(nil)); !bytes.Equal(again, sealed) {
+			t.Fatalf("verified record %x re-encodes to %x", sealed, again)
 		}
-		// The clone used by the CAS merge must be equal too.
-		c := r.clone()
-		if msg := fuzzRecordDiff(r, c); msg != "" {
-			t.Fatalf("clone differs: %s", msg)
+		if _, err := rs.open(fuzzRecordKey+"x", sealed); err == nil {
+			t.Fatal("a sealed record opened under another key")
 		}
-		// Deleting and setting back every key gives the same record.
-		for k, v := range r.all() {
-			c.del(k)
-			c.set(k, v)
+		flipped := bytes.Clone(sealed)
+		flipped[int(crc32.ChecksumIEEE(b))%len(flipped)] ^= 1 + byte(len(b))%255
+		if _, err := rs.open(fuzzRecordKey, flipped); err == nil {
+			t.Fatalf("sealed record %x opened with a byte changed: %x", sealed, flipped)
 		}
-		if msg := fuzzRecordDiff(r, c); msg != "" {
-			t.Fatalf("deleting and setting back every key changed the record: %s", msg)
+		old := oldOnly.seal(fuzzRecordKey, bytes.Clone(b))
+		if got, err := rs.open(fuzzRecordKey, old); err != nil || !got.oldSeal {
+			t.Fatalf("a record sealed with the old secret: open = %v, oldSeal %v", err, got != nil && got.oldSeal)
 		}
 	})
+}
+
+// fuzzCheckRecord checks a record decodeRecord accepted from b.
+func fuzzCheckRecord(t *testing.T, r *record, b []byte) {
+	t.Helper()
+	for k, v := range r.all() {
+		if n, err := skipValue(v, 1); err != nil || n != len(v) {
+			t.Fatalf("value of %q is not exactly one msgpack value (%d of %d bytes, %v)", k, n, len(v), err)
+		}
+	}
+	if err := r.overCaps(); err != nil {
+		t.Fatalf("decoded a record over the caps: %v", err)
+	}
+	enc := r.encode(nil)
+	if signed := len(b) - tagSize; len(enc) != len(b) || !bytes.Equal(enc[:signed], b[:signed]) {
+		t.Fatalf("decodeRecord accepted a record that re-encodes differently:\nb   = %x\nenc = %x", b, enc)
+	}
+	// The clone used by the CAS merge must be equal too.
+	c := r.clone()
+	if msg := fuzzRecordDiff(r, c); msg != "" {
+		t.Fatalf("clone differs: %s", msg)
+	}
+	// Deleting and setting back every key gives the same record.
+	for k, v := range r.all() {
+		c.del(k)
+		c.set(k, v)
+	}
+	if msg := fuzzRecordDiff(r, c); msg != "" {
+		t.Fatalf("deleting and setting back every key changed the record: %s", msg)
+	}
 }
 
 // fuzzRecordDiff describes how a and b differ, or returns "".
@@ -264,266 +378,4 @@ func fuzzRecordDiff(a, b *record) string {
 		}
 	}
 	return ""
-}
-
-// fuzzValueCase is a value and the dynamic type and value decodeValue must
-// give back after valueCodec.encode.
-type fuzzValueCase struct {
-	in   any
-	want any
-}
-
-type fuzzProfile struct {
-	Name  string   `json:"name"`
-	Age   int      `json:"age"`
-	Tags  []string `json:"tags"`
-	Skip  string   `json:"-"`
-	Empty string   `json:"empty,omitempty"`
-}
-
-func fuzzValueCases() []fuzzValueCase {
-	ts := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
-	return []fuzzValueCase{
-		{nil, nil},
-		{true, true},
-		{false, false},
-		{0, int64(0)},
-		{42, int64(42)},
-		{-1, int64(-1)},
-		{int8(-100), int64(-100)},
-		{uint16(60000), int64(60000)},
-		{int64(math.MinInt64), int64(math.MinInt64)},
-		{int64(math.MaxInt64), int64(math.MaxInt64)},
-		{uint64(math.MaxUint64), uint64(math.MaxUint64)},
-		{uint64(1) << 63, uint64(1) << 63},
-		{time.Duration(1500) * time.Millisecond, int64(1_500_000_000)},
-		{1.5, 1.5},
-		{float32(0.25), 0.25},
-		{math.Inf(-1), math.Inf(-1)},
-		{"", ""},
-		{"héllo", "héllo"},
-		{strings.Repeat("s", 70000), strings.Repeat("s", 70000)},
-		{[]byte{}, []byte{}},
-		{[]byte{0, 255}, []byte{0, 255}},
-		{ts, ts.Local()},
-		{time.Unix(0, 0), time.Unix(0, 0)},
-		{time.Unix(-1, 5), time.Unix(-1, 5)},
-		{[]int{1, 2}, []any{int64(1), int64(2)}},
-		{[]string{}, []any{}},
-		{[]any{nil, "x", 2.5}, []any{nil, "x", 2.5}},
-		{map[string]int{"a": 1}, map[string]any{"a": int64(1)}},
-		{map[string]any{"m": map[string]bool{"t": true}}, map[string]any{"m": map[string]any{"t": true}}},
-		{fuzzProfile{Name: "alice", Age: 30, Tags: []string{"admin"}, Skip: "x"},
-			map[string]any{"name": "alice", "age": int64(30), "tags": []any{"admin"}}},
-		{&fuzzProfile{Name: "bob"}, map[string]any{"name": "bob", "age": int64(0), "tags": nil}},
-	}
-}
-
-func FuzzDecodeValue(f *testing.F) {
-	vc := newValueCodec()
-	for _, tc := range fuzzValueCases() {
-		raw, err := vc.encode(tc.in)
-		if err != nil {
-			f.Fatalf("encode(%T): %v", tc.in, err)
-		}
-		if len(raw) > 1024 { // big seeds slow every mutation down
-			raw = raw[:5]
-		}
-		f.Add(raw)
-	}
-	for _, raw := range [][]byte{
-		{}, {0xc1}, {0xc0, 0xc0}, {0x92, 0x01}, {0xdd, 0xff, 0xff, 0xff, 0xff},
-		{0x81, 0x01, 0x02},                                      // integer map key
-		{0xd4, 0x05, 0x00},                                      // unknown extension
-		{0xd6, 0xff, 0, 0, 0, 1},                                // timestamp 32
-		{0xd7, 0xff, 0xff, 0xff, 0xff, 0xfc, 0, 0, 0, 0},        // timestamp 64, nanoseconds > 1e9
-		{0xc7, 12, 0xff, 0, 0, 0, 1, 0x80, 0, 0, 0, 0, 0, 0, 0}, // timestamp 96, minimum seconds
-		{0xc7, 3, 0xff, 0, 0, 0},                                // timestamp of a bad size
-		{0xca, 0x7f, 0xc0, 0, 0},                                // float32 NaN
-		bytes.Repeat([]byte{0x91}, maxDepth+2),
-		append(bytes.Repeat([]byte{0x91}, maxDepth), 0xc0),
-	} {
-		f.Add(raw)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		in := bytes.Clone(b)
-		v, err := decodeValue(b)
-		if !bytes.Equal(in, b) {
-			t.Fatal("decodeValue modified its input")
-		}
-		// The unboxed paths of GetString and GetInt64 agree with decodeValue.
-		if str, n, ok := strAtStart(b); ok && n == len(b) && (err != nil || v != any(str)) {
-			t.Fatalf("strAtStart(%x) = %q but decodeValue gives %#v, %v", b, str, v, err)
-		}
-		if i, u, big, n, ok := intAt(b); ok && n == len(b) {
-			want := any(i)
-			if big {
-				want = u
-			}
-			if err != nil || v != want {
-				t.Fatalf("intAt(%x) = %#v but decodeValue gives %#v, %v", b, want, v, err)
-			}
-		}
-		if err != nil {
-			return
-		}
-		// Exactly one value: skipValue agrees on its length, and no
-		// trailing byte is ever accepted.
-		if n, err := skipValue(b, 0); err != nil || n != len(b) {
-			t.Fatalf("decodeValue accepted %x but skipValue says %d bytes, %v", b, n, err)
-		}
-		for _, extra := range []byte{0x00, 0xc0, 0x91} {
-			if _, err := decodeValue(append(bytes.Clone(b), extra)); err == nil {
-				t.Fatalf("decodeValue accepted %x followed by %#x", b, extra)
-			}
-		}
-		// msgpack is prefix-free: a proper prefix of a value is never one.
-		if len(b) > 0 {
-			if _, err := decodeValue(b[:len(b)-1]); err == nil {
-				t.Fatalf("decodeValue accepted both %x and its prefix", b)
-			}
-		}
-		// Only the promised dynamic types come out.
-		if bad := fuzzBadType(v); bad != "" {
-			t.Fatalf("decodeValue(%x) produced a %s", b, bad)
-		}
-		// What the encoder makes of the decoded value decodes to the same.
-		raw, err := vc.encode(v)
-		if err != nil {
-			t.Fatalf("re-encoding %#v: %v", v, err)
-		}
-		v2, err := decodeValue(raw)
-		if err != nil {
-			t.Fatalf("decodeValue(encode(%#v)) = %v (raw %x)", v, err, raw)
-		}
-		if !fuzzValueEqual(v, v2) {
-			t.Fatalf("value changed across encode/decode:\n%#v\n%#v", v, v2)
-		}
-	})
-}
-
-// TestDecodeValueTypes checks the dynamic types of encoded seeds.
-func TestDecodeValueTypes(t *testing.T) {
-	vc := newValueCodec()
-	for _, tc := range fuzzValueCases() {
-		raw, err := vc.encode(tc.in)
-		if err != nil {
-			t.Fatalf("encode(%T): %v", tc.in, err)
-		}
-		got, err := decodeValue(raw)
-		if err != nil {
-			t.Fatalf("decodeValue(encode(%T %.40v)) = %v (raw %x)", tc.in, tc.in, err, raw)
-		}
-		if !fuzzValueEqual(got, tc.want) {
-			t.Errorf("decodeValue(encode(%T %.40v)) = %T %.60v, want %T %.60v", tc.in, tc.in, got, got, tc.want, tc.want)
-		}
-	}
-}
-
-// TestEncodableValuesStayReadable checks that whatever Set accepts (the
-// msgpack encoder encodes it) can be read back: stored in a record, the
-// record still decodes, and Get's decoder accepts the value. A value the
-// encoder takes but decodeRecord refuses makes the next request discard the
-// whole session.
-func TestEncodableValuesStayReadable(t *testing.T) {
-	vc := newValueCodec()
-	for depth := 1; depth <= 100; depth++ {
-		for _, kind := range []string{"array", "map"} {
-			var v any = "leaf"
-			for range depth {
-				if kind == "array" {
-					v = []any{v}
-				} else {
-					v = map[string]any{"k": v}
-				}
-			}
-			raw, err := vc.encode(v)
-			if err != nil {
-				continue // refused at Set time: fine
-			}
-			var problems []string
-			if _, err := decodeRecord((&record{values: map[string][]byte{"v": raw}}).encode(nil)); err != nil {
-				problems = append(problems, "a record holding it as a value does not decode: "+err.Error())
-			}
-			if _, err := decodeRecord((&record{values: map[string][]byte{}, flashes: [][]byte{raw}}).encode(nil)); err != nil {
-				problems = append(problems, "a record holding it as a flash does not decode: "+err.Error())
-			}
-			if _, err := decodeValue(raw); err != nil {
-				problems = append(problems, "decodeValue refuses it: "+err.Error())
-			}
-			if len(problems) > 0 {
-				t.Fatalf("%d nested %ss encode (%d bytes) but %s",
-					depth, kind, len(raw), strings.Join(problems, "; "))
-			}
-		}
-	}
-}
-
-// fuzzBadType names the first value in v of a type decodeValue must not
-// produce, or returns "".
-func fuzzBadType(v any) string {
-	switch v := v.(type) {
-	case nil, bool, int64, uint64, float64, string, []byte, time.Time:
-		if u, ok := v.(uint64); ok && u <= math.MaxInt64 {
-			return "uint64 that fits in int64"
-		}
-		return ""
-	case []any:
-		for _, e := range v {
-			if bad := fuzzBadType(e); bad != "" {
-				return bad
-			}
-		}
-		return ""
-	case map[string]any:
-		for _, e := range v {
-			if bad := fuzzBadType(e); bad != "" {
-				return bad
-			}
-		}
-		return ""
-	}
-	return "value of an unpromised type"
-}
-
-// fuzzValueEqual compares decoded values: floats by bits (NaN equals
-// itself), times as instants, nil and empty slices apart.
-func fuzzValueEqual(a, b any) bool {
-	switch a := a.(type) {
-	case nil:
-		return b == nil
-	case float64:
-		bf, ok := b.(float64)
-		return ok && math.Float64bits(a) == math.Float64bits(bf)
-	case time.Time:
-		bt, ok := b.(time.Time)
-		return ok && a.Equal(bt)
-	case []byte:
-		bb, ok := b.([]byte)
-		return ok && bytes.Equal(a, bb)
-	case []any:
-		bs, ok := b.([]any)
-		if !ok || len(a) != len(bs) || (a == nil) != (bs == nil) {
-			return false
-		}
-		for i := range a {
-			if !fuzzValueEqual(a[i], bs[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		bm, ok := b.(map[string]any)
-		if !ok || len(a) != len(bm) {
-			return false
-		}
-		for k, v := range a {
-			w, ok := bm[k]
-			if !ok || !fuzzValueEqual(v, w) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
 }

@@ -54,7 +54,7 @@ func (s *Session) loadLocked() {
 		}
 		if rec != nil {
 			s.st.startStored(id, key, rec, cas)
-			s.st.ch.refresh = s.m.opts.refreshDue(rec, now)
+			s.st.ch.refresh = s.m.opts.refreshDue(rec, now) || rec.oldSeal // re-seal with the current secret
 			if !current {
 				s.st.cookie = cookieSend // re-sign with the current secret
 			}

@@ -40,7 +40,7 @@ func NewManager(opts Options) (*Manager, error) {
 		now:     time.Now,
 		ctxKey:  o.ContextKey,
 	}
-	m.store = store{client: client, opts: &m.opts}
+	m.store = store{client: client, opts: &m.opts, records: newRecordSealer(o.Secret, o.OldSecrets)}
 	m.faults = newFaultLog(o.Logger, func() time.Time { return m.now() })
 	return m, nil
 }

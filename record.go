@@ -2,30 +2,61 @@ package ginsession
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"iter"
-	"maps"
 	"slices"
 )
 
-// A stored session is a msgpack array with a fixed-width header, so the
-// idle-refresh timestamp can be rewritten in place:
+// A stored session is one msgpack array (version 2), readable by any
+// msgpack library:
 //
-//	[version, created, touched, persistent, {key: value...}, [flash...]]
+//	[version, created, touched, persistent, {key: value...}, [flash...], tag]
 //
-// created and touched are Unix seconds encoded as int64 (0xd3); values and
-// flashes are kept as raw msgpack so unchanged values are never re-encoded.
+// created and touched are Unix seconds encoded as int64 (0xd3), so the
+// header has a fixed width and the idle-refresh timestamp sits at a fixed
+// offset. Values and flashes are kept as raw msgpack, so unchanged values
+// are never re-encoded. tag is a bin8 of 32 bytes, the record's HMAC (see
+// recordmac.go), always the last 34 bytes.
+//
+// The encoding is canonical, so a record that verifies re-encodes to the
+// same bytes: container and key headers are the shortest that fit, keys are
+// unique, and a map of more than smallMax keys lists them in ascending byte
+// order. The decoder refuses anything else.
 const (
-	recordVersion = 1
+	recordVersion = 2
 	recordHeader  = 21 // fixarray, version, 2 × (0xd3 + 8 bytes), bool
 	offCreated    = 3
 	offTouched    = 12
 	offPersistent = 20
+	tagSize       = sha256.Size
+	tagField      = 2 + tagSize                     // bin8 header + tag
+	recordMin     = recordHeader + 1 + 1 + tagField // with no values and no flashes
 )
 
-// smallMax is the most keys a record holds without a map. Sessions usually
-// hold a handful of keys: keeping them in a small array, with keys and values
-// pointing into memcached's bytes, saves building a map on every request.
+// Caps on what one record holds. ginsession verifies a record's HMAC before
+// decoding it, so forged bytes never reach the decoder; the caps bound what
+// a record sealed by the application itself (a bug, or a stolen secret) can
+// make a load allocate. Save refuses a session over them with ErrTooLarge,
+// so whatever is stored can be read back. A load allocates the record
+// (~0.5 KB), a slice of pairs past smallMax keys and a slice of flashes,
+// each sized from a count checked against its cap and against the bytes
+// that must hold it: at most 10 times the record's size plus 64 KiB,
+// whatever the bytes (tested in record_test.go).
+const (
+	// maxKeys is far more than any session holds (they hold a handful);
+	// its pairs take 48 bytes each, 192 KiB at the cap.
+	maxKeys = 4096
+	// maxFlashes is far more than any page shows; each takes a 24-byte
+	// slice header, 24 KiB at the cap.
+	maxFlashes = 1024
+)
+
+// smallMax is the most keys a record holds without the sorted slice.
+// Sessions usually hold a handful of keys: keeping them in a small array,
+// with keys and values pointing into memcached's bytes, saves an allocation
+// on every request.
 const smallMax = 8
 
 // pair is one key and its raw msgpack value. Both usually alias the stored
@@ -37,11 +68,14 @@ type record struct {
 	created    int64 // Unix seconds
 	touched    int64 // Unix seconds of the last write (idle refresh)
 	persistent bool
-	// The values: small[:nsmall] while values is nil; values (key → raw
-	// msgpack) once the record has held more than smallMax keys.
+	// oldSeal is set by recordSealer.open when only one of OldSecrets
+	// verified the stored bytes: the next write re-seals them.
+	oldSeal bool
+	// The values: small[:nsmall], in insertion order, while big is nil;
+	// big, sorted by key, once the record has held more than smallMax keys.
 	small   [smallMax]pair
 	nsmall  int
-	values  map[string][]byte
+	big     []pair
 	flashes [][]byte // raw msgpack per flash
 }
 
@@ -55,11 +89,26 @@ func (r *record) find(key string) int {
 	return -1
 }
 
+// search returns where key is, or belongs, in big.
+func (r *record) search(key string) (int, bool) {
+	return slices.BinarySearchFunc(r.big, key, func(p pair, key string) int {
+		switch {
+		case string(p.key) < key:
+			return -1
+		case string(p.key) == key:
+			return 0
+		}
+		return 1
+	})
+}
+
 // get returns the raw value stored under key.
 func (r *record) get(key string) ([]byte, bool) {
-	if r.values != nil {
-		v, ok := r.values[key]
-		return v, ok
+	if r.big != nil {
+		if i, ok := r.search(key); ok {
+			return r.big[i].val, true
+		}
+		return nil, false
 	}
 	if i := r.find(key); i >= 0 {
 		return r.small[i].val, true
@@ -67,26 +116,23 @@ func (r *record) get(key string) ([]byte, bool) {
 	return nil, false
 }
 
-// count returns the number of keys.
-func (r *record) count() int {
-	if r.values != nil {
-		return len(r.values)
+// pairs returns the values: in insertion order while small, sorted after.
+func (r *record) pairs() []pair {
+	if r.big != nil {
+		return r.big
 	}
-	return r.nsmall
+	return r.small[:r.nsmall]
 }
 
-// all yields every key and raw value, in no particular order.
+// count returns the number of keys.
+func (r *record) count() int {
+	return len(r.pairs())
+}
+
+// all yields every key and raw value.
 func (r *record) all() iter.Seq2[string, []byte] {
 	return func(yield func(string, []byte) bool) {
-		if r.values != nil {
-			for k, v := range r.values {
-				if !yield(k, v) {
-					return
-				}
-			}
-			return
-		}
-		for _, p := range r.small[:r.nsmall] {
+		for _, p := range r.pairs() {
 			if !yield(string(p.key), p.val) {
 				return
 			}
@@ -94,10 +140,10 @@ func (r *record) all() iter.Seq2[string, []byte] {
 	}
 }
 
-// set stores the raw value under key, moving the values to a map when
-// they outgrow the small array.
+// set stores the raw value under key, moving the values to the sorted
+// slice when they outgrow the small array.
 func (r *record) set(key string, raw []byte) {
-	if r.values == nil {
+	if r.big == nil {
 		if i := r.find(key); i >= 0 {
 			r.small[i].val = raw
 			return
@@ -107,19 +153,24 @@ func (r *record) set(key string, raw []byte) {
 			r.nsmall++
 			return
 		}
-		r.values = make(map[string][]byte, 2*smallMax)
-		for _, p := range r.small[:r.nsmall] {
-			r.values[string(p.key)] = p.val
-		}
+		r.big = append(make([]pair, 0, 2*smallMax), r.small[:r.nsmall]...)
+		slices.SortFunc(r.big, func(a, b pair) int { return bytes.Compare(a.key, b.key) })
 		r.small, r.nsmall = [smallMax]pair{}, 0
 	}
-	r.values[key] = raw
+	i, ok := r.search(key)
+	if ok {
+		r.big[i].val = raw
+		return
+	}
+	r.big = slices.Insert(r.big, i, pair{key: []byte(key), val: raw})
 }
 
 // del removes key.
 func (r *record) del(key string) {
-	if r.values != nil {
-		delete(r.values, key)
+	if r.big != nil {
+		if i, ok := r.search(key); ok {
+			r.big = slices.Delete(r.big, i, i+1)
+		}
 		return
 	}
 	if i := r.find(key); i >= 0 {
@@ -131,25 +182,32 @@ func (r *record) del(key string) {
 
 // clearValues removes every key.
 func (r *record) clearValues() {
-	r.small, r.nsmall, r.values = [smallMax]pair{}, 0, nil
+	r.small, r.nsmall, r.big = [smallMax]pair{}, 0, nil
 }
 
-// encode appends the record's wire form to dst.
-func (r *record) encode(dst []byte) []byte {
-	size := recordHeader + 10
-	for k, v := range r.values {
-		size += 5 + len(k) + len(v)
+// overCaps describes how r exceeds maxKeys or maxFlashes, or returns nil.
+func (r *record) overCaps() error {
+	if n := r.count(); n > maxKeys {
+		return fmt.Errorf("%d keys, at most %d", n, maxKeys)
 	}
-	for _, p := range r.small[:r.nsmall] {
+	if n := len(r.flashes); n > maxFlashes {
+		return fmt.Errorf("%d flash messages, at most %d", n, maxFlashes)
+	}
+	return nil
+}
+
+// encode appends the record's wire form to dst, with a zero tag:
+// recordSealer.seal fills it in place.
+func (r *record) encode(dst []byte) []byte {
+	size := recordHeader + 10 + tagField
+	for _, p := range r.pairs() {
 		size += 5 + len(p.key) + len(p.val)
 	}
 	for _, f := range r.flashes {
 		size += len(f)
 	}
-	if cap(dst)-len(dst) < size {
-		dst = append(make([]byte, 0, len(dst)+size), dst...)
-	}
-	dst = append(dst, 0x96, recordVersion, 0xd3)
+	dst = slices.Grow(dst, size)
+	dst = append(dst, 0x97, recordVersion, 0xd3)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.created))
 	dst = append(dst, 0xd3)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.touched))
@@ -159,39 +217,63 @@ func (r *record) encode(dst []byte) []byte {
 		dst = append(dst, 0xc2)
 	}
 	dst = appendContainerLen(dst, r.count(), 0x80, 0xde)
-	for k, v := range r.values {
-		dst = append(appendStr(dst, k), v...)
-	}
-	for _, p := range r.small[:r.nsmall] {
+	for _, p := range r.pairs() {
 		dst = append(appendStr(dst, p.key), p.val...)
 	}
 	dst = appendContainerLen(dst, len(r.flashes), 0x90, 0xdc)
 	for _, f := range r.flashes {
 		dst = append(dst, f...)
 	}
-	return dst
+	dst = append(dst, 0xc4, tagSize)
+	return append(dst, make([]byte, tagSize)...)
+}
+
+// containerHeaderLen is the length of the shortest map or array header for
+// n elements, which appendContainerLen writes.
+func containerHeaderLen(n int) int {
+	switch {
+	case n < 16:
+		return 1
+	case n <= 0xffff:
+		return 3
+	}
+	return 5
 }
 
 // appendContainerLen appends a map or array header: fix (n < 16), 16-bit
 // (code16) or 32-bit (code16+1).
 func appendContainerLen(dst []byte, n int, fix, code16 byte) []byte {
-	switch {
-	case n < 16:
+	switch containerHeaderLen(n) {
+	case 1:
 		return append(dst, fix|byte(n))
-	case n <= 0xffff:
+	case 3:
 		return binary.BigEndian.AppendUint16(append(dst, code16), uint16(n))
 	}
 	return binary.BigEndian.AppendUint32(append(dst, code16+1), uint32(n))
 }
 
+// strHeaderLen is the length of the shortest msgpack string header for n
+// bytes, which appendStr writes.
+func strHeaderLen(n int) int {
+	switch {
+	case n < 32:
+		return 1
+	case n <= 0xff:
+		return 2
+	case n <= 0xffff:
+		return 3
+	}
+	return 5
+}
+
 // appendStr appends s as a msgpack string.
 func appendStr[T string | []byte](dst []byte, s T) []byte {
-	switch n := len(s); {
-	case n < 32:
+	switch n := len(s); strHeaderLen(n) {
+	case 1:
 		dst = append(dst, 0xa0|byte(n))
-	case n <= 0xff:
+	case 2:
 		dst = append(dst, 0xd9, byte(n))
-	case n <= 0xffff:
+	case 3:
 		dst = binary.BigEndian.AppendUint16(append(dst, 0xda), uint16(n))
 	default:
 		dst = binary.BigEndian.AppendUint32(append(dst, 0xdb), uint32(n))
@@ -199,85 +281,115 @@ func appendStr[T string | []byte](dst []byte, s T) []byte {
 	return append(dst, s...)
 }
 
-// decodeRecord parses stored bytes. Anything that is not exactly a record of
-// this version — truncated, foreign, or with trailing bytes — is errCorrupt.
-// The returned values alias b.
+// decodeRecord parses stored bytes WITHOUT checking their tag: stored
+// bytes are read with recordSealer.open, which verifies the tag first.
+// Anything that is not exactly a canonical record of this version —
+// truncated, foreign, over the caps, or with trailing bytes — is
+// errCorrupt. The returned values alias b.
+//
+// Allocation is bounded by what b can hold: every count is checked against
+// its cap and against the bytes left before anything is sized from it.
 func decodeRecord(b []byte) (*record, error) {
-	if len(b) < recordHeader+2 || b[0] != 0x96 || b[1] != recordVersion ||
+	if len(b) < recordMin || b[0] != 0x97 || b[1] != recordVersion ||
 		b[offCreated-1] != 0xd3 || b[offTouched-1] != 0xd3 ||
-		(b[offPersistent] != 0xc2 && b[offPersistent] != 0xc3) {
+		(b[offPersistent] != 0xc2 && b[offPersistent] != 0xc3) ||
+		b[len(b)-tagField] != 0xc4 || b[len(b)-tagField+1] != tagSize {
 		return nil, errCorrupt
 	}
+	body := b[:len(b)-tagField] // values and flashes never reach into the tag
 	r := &record{
 		created:    int64(binary.BigEndian.Uint64(b[offCreated:])),
 		touched:    int64(binary.BigEndian.Uint64(b[offTouched:])),
 		persistent: b[offPersistent] == 0xc3,
 	}
-	off := recordHeader
-	n, m, err := containerLen(b[off:], 0x80, 0xde)
+	off, err := r.decodeValues(body, recordHeader)
 	if err != nil {
 		return nil, err
 	}
-	off += m
-	if n > (len(b)-off)/2 {
-		return nil, errCorrupt
-	}
-	if n > smallMax {
-		r.values = make(map[string][]byte, n)
-	}
-	for range n {
-		k0, k1, ok := strBounds(b, off)
-		if !ok {
-			return nil, errCorrupt
-		}
-		m, err := skipValue(b[k1:], 1)
-		if err != nil {
-			return nil, err
-		}
-		off = k1 + m
-		key, val := b[k0:k1:k1], b[k1:off:off]
-		if r.values != nil {
-			r.values[string(key)] = val
-		} else {
-			r.small[r.nsmall] = pair{key: key, val: val}
-			r.nsmall++
-		}
-	}
-	if r.count() != n || hasDuplicateKey(r.small[:r.nsmall]) {
-		return nil, errCorrupt // a key stored twice: not written by ginsession
-	}
-	n, m, err = containerLen(b[off:], 0x90, 0xdc)
-	if err != nil {
+	if off, err = r.decodeFlashes(body, off); err != nil {
 		return nil, err
 	}
-	off += m
-	if n > len(b)-off {
-		return nil, errCorrupt
-	}
-	for range n {
-		m, err := skipValue(b[off:], 1)
-		if err != nil {
-			return nil, err
-		}
-		r.flashes = append(r.flashes, b[off:off+m:off+m])
-		off += m
-	}
-	if off != len(b) {
+	if off != len(body) {
 		return nil, errCorrupt
 	}
 	return r, nil
 }
 
-// hasDuplicateKey reports whether two pairs name the same key.
-func hasDuplicateKey(pairs []pair) bool {
-	for i, a := range pairs {
-		for _, c := range pairs[i+1:] {
-			if bytes.Equal(a.key, c.key) {
-				return true
+// decodeValues reads the map at body[off:] into r and returns the offset
+// after it. A key stored twice (or, past smallMax, out of order) is refused
+// as it is met.
+func (r *record) decodeValues(body []byte, off int) (int, error) {
+	n, m, err := containerLen(body[off:], 0x80, 0xde)
+	if err != nil || m != containerHeaderLen(n) || n > maxKeys || minPairsBytes(n) > len(body)-off-m {
+		return 0, errCorrupt
+	}
+	off += m
+	if n > smallMax {
+		r.big = make([]pair, 0, n)
+	}
+	for range n {
+		k0, k1, ok := strBounds(body, off)
+		if !ok || k0-off != strHeaderLen(k1-k0) {
+			return 0, errCorrupt
+		}
+		m, err := skipValue(body[k1:], 1)
+		if err != nil {
+			return 0, err
+		}
+		off = k1 + m
+		p := pair{key: body[k0:k1:k1], val: body[k1:off:off]}
+		if r.big != nil {
+			if last := len(r.big) - 1; last >= 0 && bytes.Compare(r.big[last].key, p.key) >= 0 {
+				return 0, errCorrupt
+			}
+			r.big = append(r.big, p)
+			continue
+		}
+		for _, q := range r.small[:r.nsmall] {
+			if bytes.Equal(q.key, p.key) {
+				return 0, errCorrupt
 			}
 		}
+		r.small[r.nsmall] = p
+		r.nsmall++
 	}
-	return false
+	return off, nil
+}
+
+// minPairsBytes returns the fewest bytes n pairs with distinct keys take
+// (n ≤ maxKeys): a key header, the key and a value of at least one byte,
+// with one empty key, 256 keys of one byte, then keys of two bytes. A count
+// the bytes left cannot hold is refused before anything is sized from it.
+func minPairsBytes(n int) int {
+	size := 0
+	for keyLen, distinct := 0, 1; n > 0; keyLen, distinct = keyLen+1, distinct*256 {
+		k := min(n, distinct)
+		size += k * (2 + keyLen)
+		n -= k
+	}
+	return size
+}
+
+// decodeFlashes reads the array at body[off:] into r and returns the offset
+// after it.
+func (r *record) decodeFlashes(body []byte, off int) (int, error) {
+	n, m, err := containerLen(body[off:], 0x90, 0xdc)
+	if err != nil || m != containerHeaderLen(n) || n > maxFlashes || n > len(body)-off-m {
+		return 0, errCorrupt // each flash takes at least one byte
+	}
+	off += m
+	if n > 0 {
+		r.flashes = make([][]byte, 0, n)
+	}
+	for range n {
+		m, err := skipValue(body[off:], 1)
+		if err != nil {
+			return 0, err
+		}
+		r.flashes = append(r.flashes, body[off:off+m:off+m])
+		off += m
+	}
+	return off, nil
 }
 
 // containerLen reads a map (fix 0x80) or array (fix 0x90) header and returns
@@ -301,9 +413,7 @@ func containerLen(b []byte, fix, code16 byte) (n, size int, err error) {
 // are immutable, so sharing them is safe).
 func (r *record) clone() *record {
 	c := *r
-	if r.values != nil {
-		c.values = maps.Clone(r.values)
-	}
+	c.big = slices.Clone(r.big)
 	c.flashes = slices.Clone(r.flashes)
 	return &c
 }

@@ -14,8 +14,9 @@ import (
 // merge for an existing one) and deletes one. The caller holds the
 // session's lock and passes the time.
 type store struct {
-	client Client
-	opts   *Options
+	client  Client
+	opts    *Options
+	records *recordSealer // seals what is written, verifies what is read
 }
 
 // isMiss reports whether err means "no such item".
@@ -48,7 +49,7 @@ func (sto *store) load(key string, now time.Time) (*record, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("ginsession: load session: %w", err)
 	}
-	rec, err := decodeRecord(item.Value)
+	rec, err := sto.records.open(key, item.Value)
 	if err != nil {
 		sto.opts.Logger.Warn("ginsession: ignoring unreadable session record; starting a new session", "error", err, "bytes", len(item.Value))
 		return nil, 0, nil
@@ -78,15 +79,17 @@ func (sto *store) save(st *state, now time.Time) error {
 // overwriting, then deletes the ID a regeneration replaced.
 func (sto *store) add(st *state, now time.Time, exp int32) error {
 	st.rec.touched = now.Unix()
-	value, err := sto.encode(st.rec)
+	key := sto.key(&st.ident)
+	value, err := sto.encode(key, st.rec)
 	if err != nil {
 		return err
 	}
-	item := &memcache.Item{Key: sto.key(&st.ident), Value: value, Expiration: exp}
+	item := &memcache.Item{Key: key, Value: value, Expiration: exp}
 	err = sto.client.Add(item)
 	if errors.Is(err, memcache.ErrNotStored) { // an ID collision: never overwrite
 		st.ident.id, st.ident.key = newID(), ""
 		item.Key = sto.key(&st.ident)
+		item.Value = sto.records.seal(item.Key, item.Value) // the tag binds the key
 		err = sto.client.Add(item)
 	}
 	if err != nil {
@@ -115,7 +118,7 @@ func (sto *store) swap(st *state, now time.Time, exp int32) error {
 	item := &memcache.Item{Key: sto.key(&st.ident), Expiration: exp}
 	if st.ident.cas != 0 {
 		st.rec.touched = now.Unix()
-		value, err := sto.encode(st.rec)
+		value, err := sto.encode(item.Key, st.rec)
 		if err != nil {
 			return err
 		}
@@ -142,7 +145,7 @@ func (sto *store) swap(st *state, now time.Time, exp int32) error {
 		}
 		merged := st.replay(fresh)
 		merged.touched = now.Unix()
-		value, err := sto.encode(merged)
+		value, err := sto.encode(item.Key, merged)
 		if err != nil {
 			return err
 		}
@@ -188,9 +191,13 @@ func (sto *store) remove(st *state) error {
 	return nil
 }
 
-// encode encodes r and enforces MaxSize.
-func (sto *store) encode(r *record) ([]byte, error) {
-	value := r.encode(nil)
+// encode encodes r, seals it for key and enforces MaxSize and the caps
+// on keys and flashes (so whatever is stored can be loaded again).
+func (sto *store) encode(key string, r *record) ([]byte, error) {
+	if err := r.overCaps(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
+	}
+	value := sto.records.seal(key, r.encode(nil))
 	if len(value) > sto.opts.MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes encoded, MaxSize is %d", ErrTooLarge, len(value), sto.opts.MaxSize)
 	}
