@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -47,17 +48,22 @@ type Options struct {
 	DownBackoff time.Duration
 
 	// RepairTTL is the expiration of the copy read repair makes on a key's
-	// primary (default DefaultRepairTTL; at least one second). memcached
-	// does not tell how long an item has left, so the copy cannot keep the
-	// original's expiration: an item may outlive its own by up to RepairTTL
-	// (see Client). A shorter RepairTTL is the safe side: a copy that
-	// expires early is repaired again from a follower, or reads as a miss,
-	// which memcached allows at any time (evictions). ginsession uses its
-	// IdleTimeout, whose expiration every session write renews.
+	// primary (default DefaultRepairTTL; at least one second), and the
+	// length of a server's warm-up window after it rejoins (see Client).
+	// memcached does not tell how long an item has left, so the copy cannot
+	// keep the original's expiration: outside a window, an item may outlive
+	// its own by up to RepairTTL (see Client). A shorter RepairTTL is the
+	// safe side: a copy that expires early is repaired again from a
+	// follower, or reads as a miss, which memcached allows at any time
+	// (evictions). Set it to the longest expiration your items are written
+	// with: the warm-up window then outlasts every item a restarted server
+	// lacks. ginsession uses its IdleTimeout, whose expiration every
+	// session write renews.
 	RepairTTL time.Duration
 
-	// Logger hears when a server goes down and when it rejoins; nil logs
-	// nothing. Log records never contain keys.
+	// Logger hears once when a server goes down and once when it rejoins
+	// (one Warn and one Info record per outage); nil logs nothing. Log
+	// records never contain keys.
 	Logger *slog.Logger
 }
 
@@ -90,6 +96,21 @@ type Options struct {
 // away), Get copies the item back to the primary with Add (with
 // Options.RepairTTL as its expiration) and returns the primary's copy.
 //
+// Warm-up. A server that rejoins may have restarted empty, and a read that
+// hits the key's primary does not see that a follower lacks it: a second
+// server lost later (a rolling restart) would take such keys with it. So
+// for Options.RepairTTL after a server rejoins, its warm-up window, a Get
+// that finds a key also copies it with Add to the servers of its write set
+// that lack it: those that answered a miss, and those in a warm-up window
+// (the Add itself asks them, at the cost of one more round trip; it stores
+// nothing where the key is, so a newer write is never overwritten). A
+// copy made on a warming server lives at most until the end of its window,
+// which is when everything written before the rejoin with an expiration
+// of at most RepairTTL has expired. Outside every window a Get costs what
+// is described above. Keys that are not read during the window are not
+// healed; items written with expirations longer than RepairTTL are
+// healed only for the rest of the window.
+//
 // CAS ids. CAS ids belong to the server that issued them; Get returns them
 // tagged with that server (the top 8 bits; memcached's own counter never
 // gets there). CompareAndSwap always goes to the current primary: an item
@@ -108,8 +129,11 @@ type Options struct {
 // fails no request by itself (the request that finds it down waits up to
 // the socket timeout when the server hangs instead of refusing). Once the
 // backoff has passed, one operation probes the server (everyone else keeps
-// skipping it); it rejoins as soon as it answers. With no reachable server,
-// operations fail with an error wrapping memcache.ErrNoServers.
+// skipping it); it rejoins as soon as the probe answers and starts its
+// warm-up window. Answers to operations that were already in flight when
+// it was marked down do not bring it back, so an outage is logged once
+// (down) and once (rejoined). With no reachable server, operations fail
+// with an error wrapping memcache.ErrNoServers.
 //
 // Consistency limits. After losing its primary a key is served from its
 // follower (the last replicated version) or, with R = 1, is lost. A server
@@ -131,8 +155,12 @@ type Client struct {
 	replicas  int           // R: servers each write goes to
 	readWidth int           // servers a Get or Delete consults: R plus the handoff
 	backoff   int64         // nanoseconds a failed server is skipped
-	repairTTL time.Duration // at least a second
+	repairTTL time.Duration // at least a second; also the warm-up window
 	logger    *slog.Logger  // never nil
+
+	// warmUntil is the Unix time in nanoseconds when the last warm-up
+	// window of any server ends (see warmup.go).
+	warmUntil atomic.Int64
 
 	// now is the clock used for backoffs and repair expirations; tests
 	// replace it.
@@ -196,9 +224,10 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 		return nil, memcache.ErrMalformedKey
 	}
 	var buf [rankStack]int
+	var missBuf [rankStack]*server
 	o := c.begin(key, buf[:0])
-	var primary *server // the first server that answered
-	for answered := 0; answered < c.readWidth; {
+	missed := missBuf[:0] // servers that answered a miss, best first
+	for len(missed) < c.readWidth {
 		s := o.next()
 		if s == nil {
 			break
@@ -207,24 +236,23 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 		if o.unreachable(s, err) {
 			continue
 		}
-		answered++
 		switch {
-		case err == nil && primary == nil:
+		case err == nil && c.warming(o.now):
+			return c.heal(&o, missed, s, item), nil
+		case err == nil && len(missed) == 0:
 			item.CasID = s.tagCAS(item.CasID)
 			return item, nil
 		case err == nil:
 			// A holder past the first replicas servers that answered is
 			// outside the key's write set: its copy is a handoff.
-			return c.repair(&o, primary, s, item, answered > c.replicas), nil
+			return c.repair(&o, missed[0], s, item, len(missed) >= c.replicas), nil
 		case errors.Is(err, memcache.ErrCacheMiss):
-			if primary == nil {
-				primary = s
-			}
+			missed = append(missed, s)
 		default:
 			return nil, s.answer(err, key)
 		}
 	}
-	if primary == nil {
+	if len(missed) == 0 {
 		return nil, o.noServer()
 	}
 	return nil, memcache.ErrCacheMiss

@@ -19,6 +19,11 @@ type op struct {
 	pos     int   // next position in order
 	now     int64 // Unix nanoseconds when the operation started
 	lastErr error // the last failure to reach a server
+
+	// probes marks (by server index) the servers this operation was
+	// admitted to as their probe after a backoff: only a probe's answer
+	// puts a server back in service.
+	probes [(MaxServers + 63) / 64]uint64
 }
 
 // begin starts an operation on key; buf is scratch space for its order.
@@ -32,21 +37,34 @@ func (o *op) next() *server {
 	for o.pos < len(o.order) {
 		s := o.c.servers[o.order[o.pos]]
 		o.pos++
-		if s.available(o.now, o.c.backoff) {
+		switch s.available(o.now, o.c.backoff) {
+		case admitProbe:
+			o.probes[s.index/64] |= 1 << (s.index % 64)
+			return s
+		case admitUp:
 			return s
 		}
 	}
 	return nil
 }
 
+// probing reports whether o was admitted to s as its probe.
+func (o *op) probing(s *server) bool {
+	return o.probes[s.index/64]&(1<<(s.index%64)) != 0
+}
+
 // unreachable reports whether err means s could not be reached. Such a
 // server is marked down and the operation should move on to the next one.
 // Any other outcome, memcached's miss, not-stored and conflict answers
-// included, shows the server is up.
+// included, shows the server is up; when o is the probe of a server that
+// is down, that answer puts it back in service and opens its warm-up
+// window. Answers to operations admitted before the server was marked
+// down (in flight when it died) are old news and change nothing: each
+// outage logs one "down" and one "rejoined".
 func (o *op) unreachable(s *server, err error) bool {
 	if !isUnreachable(err) {
-		if s.markUp() {
-			o.c.logger.Info("memcluster: memcached server rejoined", "server", s.name)
+		if o.probing(s) && s.markUp() {
+			o.c.rejoined(s)
 		}
 		return false
 	}
@@ -82,19 +100,28 @@ func isUnreachable(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
 
-// available reports whether an operation starting at now may use s. A
+// admission is available's answer.
+type admission uint8
+
+const (
+	admitNone  admission = iota // in backoff, or another caller probes it
+	admitUp                     // up: use it
+	admitProbe                  // down, backoff over: this caller probes it
+)
+
+// available tells whether an operation starting at now may use s. A
 // server in backoff is skipped; once the backoff has passed, exactly one
 // caller wins the right to probe it (the backoff restarts for the others)
 // and the probe's outcome marks it up or down again.
-func (s *server) available(now, backoff int64) bool {
+func (s *server) available(now, backoff int64) admission {
 	until := s.downUntil.Load()
-	if until == 0 {
-		return true
+	switch {
+	case until == 0:
+		return admitUp
+	case now >= until && s.downUntil.CompareAndSwap(until, now+backoff):
+		return admitProbe
 	}
-	if now < until {
-		return false
-	}
-	return s.downUntil.CompareAndSwap(until, now+backoff)
+	return admitNone
 }
 
 // markDown skips s until now+backoff and reports whether it was up before.
@@ -103,6 +130,7 @@ func (s *server) markDown(now, backoff int64) bool {
 }
 
 // markUp puts s back in service and reports whether it was down before.
+// Only a probe's answer may call it (see op.unreachable).
 func (s *server) markUp() bool {
 	return s.downUntil.Load() != 0 && s.downUntil.Swap(0) != 0
 }

@@ -21,22 +21,22 @@ func TestServerHealthStates(t *testing.T) {
 	var s server
 	const backoff = int64(time.Second)
 	now := int64(1_000_000_000_000)
-	if !s.available(now, backoff) || s.markUp() {
+	if s.available(now, backoff) != admitUp || s.markUp() {
 		t.Fatal("a new server must be up")
 	}
 	if !s.markDown(now, backoff) || s.markDown(now, backoff) {
 		t.Fatal("markDown must report only the up -> down transition")
 	}
-	if s.available(now+backoff-1, backoff) {
+	if s.available(now+backoff-1, backoff) != admitNone {
 		t.Fatal("available during the backoff")
 	}
-	if !s.available(now+backoff, backoff) {
+	if s.available(now+backoff, backoff) != admitProbe {
 		t.Fatal("the first caller after the backoff must probe")
 	}
-	if s.available(now+backoff, backoff) {
+	if s.available(now+backoff, backoff) != admitNone {
 		t.Fatal("only one caller may probe")
 	}
-	if !s.markUp() || !s.available(now+backoff, backoff) {
+	if !s.markUp() || s.available(now+backoff, backoff) != admitUp {
 		t.Fatal("a server that answered the probe must be up")
 	}
 }

@@ -33,7 +33,7 @@ func testKeys(n int) []string {
 
 // startServers starts n private memcached processes, stopped when the test
 // ends.
-func startServers(t *testing.T, n int) ([]*memcachedtest.Server, []string) {
+func startServers(t testing.TB, n int) ([]*memcachedtest.Server, []string) {
 	t.Helper()
 	procs := make([]*memcachedtest.Server, n)
 	addrs := make([]string, n)

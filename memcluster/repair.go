@@ -9,14 +9,14 @@ import (
 )
 
 // repair copies item, which holder had and primary missed, to primary with
-// Add (so a concurrent write wins) and returns the primary's copy, whose CAS
-// id lets the caller's CompareAndSwap succeed. If that fails it returns the
-// holder's item. A handoff copy (written while better-ranked servers were
+// Add (so a concurrent write wins) and the expiration of copyExpiration,
+// and returns the primary's copy, whose CAS id lets the caller's
+// CompareAndSwap succeed. If that fails it returns the holder's item. A handoff copy (written while better-ranked servers were
 // away; later writes skip it) is then deleted if it is unchanged since the
 // Get, best-effort: kept, it would go stale and be served, and repaired
 // back, if the primary were lost again.
 func (c *Client) repair(o *op, primary, holder *server, item *memcache.Item, handoff bool) *memcache.Item {
-	cp := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: c.repairExpiration()}
+	cp := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: c.copyExpiration(primary, o.now)}
 	err := primary.mc.Add(cp)
 	if !o.unreachable(primary, err) && (err == nil || errors.Is(err, memcache.ErrNotStored)) {
 		got, err := primary.mc.Get(o.key)
@@ -38,11 +38,30 @@ func (c *Client) repair(o *op, primary, holder *server, item *memcache.Item, han
 const maxRelativeExpiration = 30 * 24 * 60 * 60
 
 // repairExpiration returns the memcached expiration for a repaired copy:
-// the repair TTL (at least a second) as relative seconds, or as an absolute
-// Unix time beyond 30 days (a relative 31 days would be read as a date in
-// 1970).
+// the repair TTL (at least a second).
 func (c *Client) repairExpiration() int32 {
-	secs := int64(c.repairTTL / time.Second)
+	return c.expiration(int64(c.repairTTL / time.Second))
+}
+
+// copyExpiration returns the memcached expiration of a copy that an
+// operation started at now (Unix nanoseconds) makes on s: the repair TTL,
+// or the time left in s's warm-up window when that is shorter, in whole
+// seconds rounded down (at least one, memcached's granularity). Whatever s
+// lacks during its window was written before it rejoined, with an
+// expiration of at most RepairTTL (see Options.RepairTTL), so it expires
+// by the end of the window: the copy never outlives that.
+func (c *Client) copyExpiration(s *server, now int64) int32 {
+	ttl := int64(c.repairTTL / time.Second)
+	if end := s.warmUntil.Load(); now < end {
+		ttl = min(ttl, max((end-now)/int64(time.Second), 1))
+	}
+	return c.expiration(ttl)
+}
+
+// expiration encodes a lifetime of secs seconds from now as memcached
+// expects: relative seconds up to 30 days, an absolute Unix time beyond (a
+// relative 31 days would be read as a date in 1970).
+func (c *Client) expiration(secs int64) int32 {
 	if secs > maxRelativeExpiration {
 		return int32(min(c.now().Unix()+secs, math.MaxInt32))
 	}

@@ -21,6 +21,10 @@ type server struct {
 	// downUntil is the Unix time in nanoseconds until which the server is
 	// skipped; 0 while it is up.
 	downUntil atomic.Int64
+
+	// warmUntil is the Unix time in nanoseconds when the warm-up window
+	// of its last rejoin ends (see warmup.go); 0 if it never rejoined.
+	warmUntil atomic.Int64
 }
 
 // newServer returns the server at addr, named name, at position index.

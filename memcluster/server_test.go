@@ -73,7 +73,7 @@ func TestErrorsOmitKeys(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "memcluster: ") {
 		t.Errorf("error %q does not start with \"memcluster: \"", err)
 	}
-	if !c.servers[0].available(time.Now().UnixNano(), c.backoff) {
+	if c.servers[0].available(time.Now().UnixNano(), c.backoff) != admitUp {
 		t.Fatal("a server that answers (badly) must not be marked down")
 	}
 }

@@ -1,0 +1,81 @@
+package memcluster
+
+import (
+	"errors"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// Warm-up windows (see Client): what a server that rejoins lacks is
+// healed by the reads of the next RepairTTL.
+
+// rejoined puts s, which a probe found up again, in its warm-up window,
+// and logs the rejoin.
+func (c *Client) rejoined(s *server) {
+	end := c.now().UnixNano() + int64(c.repairTTL)
+	s.warmUntil.Store(end)
+	for cur := c.warmUntil.Load(); cur < end && !c.warmUntil.CompareAndSwap(cur, end); cur = c.warmUntil.Load() {
+	}
+	c.logger.Info("memcluster: memcached server rejoined", "server", s.name, "warm_up", c.repairTTL)
+}
+
+// warming reports whether an operation that started at now (Unix
+// nanoseconds) runs inside some server's warm-up window.
+func (c *Client) warming(now int64) bool { return now < c.warmUntil.Load() }
+
+// heal is Get's hit inside a warm-up window: holder answered item after
+// the servers in missed (best first) missed it. It repairs the primary as
+// Get always does, then copies the item with Add (never over a newer
+// write; see copyExpiration for its life) to the rest of the key's write
+// set that lacks it: the followers that answered a miss, and the followers
+// after holder that are warming up, which are not read first: the Add
+// stores nothing where the key is, so it costs one round trip. It returns
+// the item Get returns.
+//
+// A Delete that ran between the read and a copy would be undone by it.
+// Delete goes to the read set in order, so when a copy was stored, the
+// first server that answered the read is asked again: if the key is gone
+// there, the copies are deleted.
+func (c *Client) heal(o *op, missed []*server, holder *server, item *memcache.Item) *memcache.Item {
+	first, got := holder, item
+	if len(missed) == 0 {
+		item.CasID = holder.tagCAS(item.CasID)
+	} else {
+		first, got = missed[0], c.repair(o, missed[0], holder, item, len(missed) >= c.replicas)
+	}
+	var buf [rankStack]*server
+	stored := buf[:0]
+	for _, s := range missed[min(1, len(missed)):min(len(missed), c.replicas)] {
+		if c.addCopy(o, s, item) {
+			stored = append(stored, s)
+		}
+	}
+	// The write set after holder: the next reachable servers, without
+	// probing those in backoff.
+	for n := len(missed) + 1; n < c.replicas && o.pos < len(o.order); o.pos++ {
+		s := c.servers[o.order[o.pos]]
+		if s.downUntil.Load() != 0 {
+			continue
+		}
+		n++
+		if o.now < s.warmUntil.Load() && c.addCopy(o, s, item) {
+			stored = append(stored, s)
+		}
+	}
+	if len(stored) > 0 {
+		_, err := first.mc.Get(o.key)
+		if !o.unreachable(first, err) && errors.Is(err, memcache.ErrCacheMiss) {
+			for _, s := range stored {
+				_ = o.unreachable(s, s.mc.Delete(o.key))
+			}
+		}
+	}
+	return got
+}
+
+// addCopy adds item's value to s with copyExpiration and reports whether
+// s stored it (it lacked the key).
+func (c *Client) addCopy(o *op, s *server, item *memcache.Item) bool {
+	err := s.mc.Add(&memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: c.copyExpiration(s, o.now)})
+	return !o.unreachable(s, err) && err == nil
+}
