@@ -3,9 +3,12 @@ package ginsession
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +248,166 @@ func TestClusterSessionsSurviveNodeLoss(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// browser is one user's HTTP client with its own cookie jar; it does not
+// follow redirects, so a login redirect shows as a 302.
+type browser struct {
+	*http.Client
+	base *url.URL
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &browser{base: u, Client: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// fetch sends a request and returns the status and body.
+func (b *browser) fetch(t *testing.T, method, path string, form url.Values) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, b.base.String()+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var body strings.Builder
+	if _, err := io.Copy(&body, resp.Body); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp.StatusCode, body.String()
+}
+
+// sessionID returns the session ID in the browser's cookie.
+func (b *browser) sessionID(t *testing.T) string {
+	t.Helper()
+	for _, ck := range b.Jar.Cookies(b.base) {
+		if ck.Name == DefaultCookieName && len(ck.Value) >= idLen {
+			return ck.Value[:idLen]
+		}
+	}
+	t.Fatal("no session cookie")
+	return ""
+}
+
+// TestClusterRollingRestartKeepsUsersLoggedIn logs 20 users in over real
+// HTTP to three memcached servers with two replicas, restarts one server
+// empty, lets every user load /me once, then loses a second server for
+// good: every user must still be logged in. The servers are picked so that
+// several users' sessions are led by the lost server and followed by the
+// restarted one: only the cluster's warm-up heals those (their reads hit
+// the primary).
+func TestClusterRollingRestartKeepsUsersLoggedIn(t *testing.T) {
+	procs := map[string]*memcachedProc{}
+	var addrs []string
+	for range 3 {
+		p := startMemcached(t)
+		procs[p.addr] = p
+		addrs = append(addrs, p.addr)
+	}
+	logs := &logBuffer{}
+	m, err := NewManager(Options{Secret: testSecret, Memcached: addrs, Replicas: 2, InsecureCookie: true,
+		Timeout: 300 * time.Millisecond, DownBackoff: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(m.Handler())
+	r.POST("/login", func(c *gin.Context) {
+		if err := Login(c, c.PostForm("user")); err == nil {
+			c.String(http.StatusOK, "welcome")
+		}
+	})
+	r.GET("/me", m.Authenticated(), func(c *gin.Context) { c.String(http.StatusOK, "%s", User(c)) })
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+
+	login := func(user string) *browser {
+		b := newBrowser(t, srv.URL)
+		if code, body := b.fetch(t, http.MethodPost, "/login", url.Values{"user": {user}}); code != http.StatusOK {
+			t.Fatalf("login %s: %d %s", user, code, body)
+		}
+		return b
+	}
+	// placement returns the servers a session is written to: its primary
+	// and its follower (the primary of the other two).
+	placement := func(id string) (primary, follower string) {
+		key := m.key(id)
+		all, err := memcluster.NewRendezvousSelector(addrs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := all.PickServer(key)
+		var rest []string
+		for _, a := range addrs {
+			if a != p.String() {
+				rest = append(rest, a)
+			}
+		}
+		others, err := memcluster.NewRendezvousSelector(rest...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := others.PickServer(key)
+		return p.String(), f.String()
+	}
+
+	users := make([]*browser, 20)
+	pairs := map[[2]string]int{} // {primary, follower} -> sessions
+	for i := range users {
+		users[i] = login(fmt.Sprintf("user%d", i))
+		p, f := placement(users[i].sessionID(t))
+		pairs[[2]string{p, f}]++
+	}
+	var lost, restarted string // the most common {primary, follower} pair
+	for pair, n := range pairs {
+		if lost == "" || n > pairs[[2]string{lost, restarted}] {
+			lost, restarted = pair[0], pair[1]
+		}
+	}
+	t.Logf("%d of %d sessions are led by the server lost last and followed by the one restarted", pairs[[2]string{lost, restarted}], len(users))
+
+	procs[restarted].stop()
+	procs[restarted].restart(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 0; !strings.Contains(logs.String(), "rejoined"); i++ { // new logins reach it
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted server never rejoined:\n%s", logs.String())
+		}
+		login(fmt.Sprintf("probe%d", i))
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i, u := range users {
+		if code, body := u.fetch(t, http.MethodGet, "/me", nil); code != http.StatusOK || body != fmt.Sprintf("user%d", i) {
+			t.Fatalf("user%d after the restart: %d %q", i, code, body)
+		}
+	}
+
+	procs[lost].stop()
+	loggedOut := 0
+	for i, u := range users {
+		code, body := u.fetch(t, http.MethodGet, "/me", nil)
+		if code >= 500 {
+			t.Fatalf("user%d after losing a second server: %d", i, code)
+		}
+		if code != http.StatusOK || body != fmt.Sprintf("user%d", i) {
+			loggedOut++
+		}
+	}
+	if loggedOut > 0 {
+		t.Fatalf("the rolling restart logged out %d of %d users", loggedOut, len(users))
 	}
 }
