@@ -228,59 +228,6 @@ func (r *record) encode(dst []byte) []byte {
 	return append(dst, make([]byte, tagSize)...)
 }
 
-// containerHeaderLen is the length of the shortest map or array header for
-// n elements, which appendContainerLen writes.
-func containerHeaderLen(n int) int {
-	switch {
-	case n < 16:
-		return 1
-	case n <= 0xffff:
-		return 3
-	}
-	return 5
-}
-
-// appendContainerLen appends a map or array header: fix (n < 16), 16-bit
-// (code16) or 32-bit (code16+1).
-func appendContainerLen(dst []byte, n int, fix, code16 byte) []byte {
-	switch containerHeaderLen(n) {
-	case 1:
-		return append(dst, fix|byte(n))
-	case 3:
-		return binary.BigEndian.AppendUint16(append(dst, code16), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(dst, code16+1), uint32(n))
-}
-
-// strHeaderLen is the length of the shortest msgpack string header for n
-// bytes, which appendStr writes.
-func strHeaderLen(n int) int {
-	switch {
-	case n < 32:
-		return 1
-	case n <= 0xff:
-		return 2
-	case n <= 0xffff:
-		return 3
-	}
-	return 5
-}
-
-// appendStr appends s as a msgpack string.
-func appendStr[T string | []byte](dst []byte, s T) []byte {
-	switch n := len(s); strHeaderLen(n) {
-	case 1:
-		dst = append(dst, 0xa0|byte(n))
-	case 2:
-		dst = append(dst, 0xd9, byte(n))
-	case 3:
-		dst = binary.BigEndian.AppendUint16(append(dst, 0xda), uint16(n))
-	default:
-		dst = binary.BigEndian.AppendUint32(append(dst, 0xdb), uint32(n))
-	}
-	return append(dst, s...)
-}
-
 // decodeRecord parses stored bytes WITHOUT checking their tag: stored
 // bytes are read with recordSealer.open, which verifies the tag first.
 // Anything that is not exactly a canonical record of this version —
@@ -390,23 +337,6 @@ func (r *record) decodeFlashes(body []byte, off int) (int, error) {
 		off += m
 	}
 	return off, nil
-}
-
-// containerLen reads a map (fix 0x80) or array (fix 0x90) header and returns
-// the element count and the header's length.
-func containerLen(b []byte, fix, code16 byte) (n, size int, err error) {
-	if len(b) == 0 {
-		return 0, 0, errCorrupt
-	}
-	switch c := b[0]; {
-	case c&0xf0 == fix:
-		return int(c & 0x0f), 1, nil
-	case c == code16 && len(b) >= 3:
-		return int(binary.BigEndian.Uint16(b[1:])), 3, nil
-	case c == code16+1 && len(b) >= 5:
-		return int(binary.BigEndian.Uint32(b[1:])), 5, nil
-	}
-	return 0, 0, errCorrupt
 }
 
 // clone returns a copy that can be changed without changing r (raw values

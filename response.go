@@ -59,7 +59,7 @@ type response struct {
 	// unanswered is a failed Save the handler has not answered yet: if the
 	// chain writes nothing, the error page answers it.
 	unanswered error
-	vary     [1]string // backing for the Vary header this session adds
+	vary       [1]string // backing for the Vary header this session adds
 }
 
 // commitTiming says whether a commit may set the cookie.

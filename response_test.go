@@ -207,8 +207,6 @@ func TestLateWarningOncePerRequest(t *testing.T) {
 	}
 }
 
-
-
 // With memcached down, a login handler written as the README shows (return
 // on the error) must not answer 200 with an empty page: the ErrorHandler
 // answers, the error is on c.Errors and in the log.
