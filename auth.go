@@ -60,7 +60,7 @@ func mustHandler(h gin.HandlerFunc) {
 // authenticate implements Authenticated for session s; onAnonymous nil
 // means Options.Unauthenticated.
 func authenticate(c *gin.Context, s *Session, onAnonymous gin.HandlerFunc) {
-	user := userName(s)
+	user := userName(c, s)
 	if c.IsAborted() { // the store failed; the error response is out
 		return
 	}
@@ -106,13 +106,22 @@ func loginRedirect(r *http.Request, loginURL, publicURL string) string {
 // User returns the logged-in user's name, or "" for anonymous visitors. A
 // numeric user ID is returned in decimal.
 func User(c *gin.Context) string {
-	return userName(Default(c))
+	return userName(c, Default(c))
 }
 
 // userName returns the user held under Options.UserKey as text: a string
 // that is not blank, or a non-zero integer in decimal. Anything else (0,
 // booleans, blank strings, lists, maps, bytes) is anonymous: "".
-func userName(s *Session) string {
+func userName(c *gin.Context, s *Session) string {
+	if user := storedUser(s); user != "" && s.stampHolds(c, user) {
+		return user
+	}
+	return ""
+}
+
+// storedUser returns the user held under Options.UserKey as userName
+// describes, without the stamp check.
+func storedUser(s *Session) string {
 	key := s.m.opts.UserKey
 	raw, ok := s.raw(key)
 	if !ok {
@@ -156,19 +165,26 @@ func Login(c *gin.Context, user string) error {
 		return errEmptyUser
 	}
 	s := Default(c)
-	current := userName(s)
-	if err := s.login(current != "" && current != user); err != nil {
+	stamp, err := s.currentStamp(c, user)
+	if err != nil {
 		return err
 	}
-	s.Set(s.m.opts.UserKey, user)
-	err := s.Save()
-	if errors.Is(err, ErrSessionEnded) {
-		// The old session was deleted meanwhile (a logout in another tab):
-		// the login still stands, in a fresh session.
+	current := userName(c, s)
+	flush := current != "" && current != user
+	for attempt := 0; ; attempt++ {
+		if err := s.login(flush, stamp); err != nil {
+			return err
+		}
 		s.Set(s.m.opts.UserKey, user)
-		err = s.Save()
+		err := s.Save()
+		if attempt == 0 && errors.Is(err, ErrSessionEnded) {
+			// The old session was deleted meanwhile (a logout in another
+			// tab): the login still stands, in a fresh session.
+			flush = false
+			continue
+		}
+		return err
 	}
-	return err
 }
 
 // Logout destroys the session: the stored data is deleted and the cookie

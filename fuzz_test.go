@@ -162,6 +162,8 @@ func fuzzValidRecords() []*record {
 	for _, k := range []string{"z", "a", "m"} {
 		unsorted.set(k, enc(k))
 	}
+	stamped := recordOf(3, 4, true, map[string][]byte{"user_name": enc("alice")}, enc("hi"))
+	stamped.stamp, stamped.stampChecked = stampHash("s1"), 1_700_000_050
 	return []*record{
 		recordOf(1_700_000_000, 1_700_000_100, false, nil),
 		recordOf(-1, math.MaxInt64, true, map[string][]byte{"": enc(nil)}),
@@ -178,6 +180,7 @@ func fuzzValidRecords() []*record {
 		recordOf(5, 6, false, big, many...),
 		shrunk,
 		unsorted,
+		stamped,
 	}
 }
 

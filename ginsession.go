@@ -321,15 +321,18 @@ func (s *Session) Regenerate() error {
 }
 
 // login regenerates the session for a login: the absolute Lifetime counts
-// from now, and flush (another user was logged in) empties the data, the
-// flashes and the persistence first.
-func (s *Session) login(flush bool) error {
+// from now, flush (another user was logged in) empties the data, the
+// flashes and the persistence first, and stamp (nil when UserStamp is off)
+// is recorded as the user's security stamp.
+func (s *Session) login(flush bool, stamp []byte) error {
 	return s.with(func(st *state) {
 		if flush {
 			st.clear()
 			st.setPersistent(s.m.opts.Persistent)
 		}
-		st.regenerate(newID, s.m.now().Unix())
+		now := s.m.now().Unix()
+		st.regenerate(newID, now)
+		st.setGuard(stamp, now)
 		s.changed()
 	})
 }

@@ -13,12 +13,16 @@ import (
 // msgpack library:
 //
 //	[version, created, touched, persistent, {key: value...}, [flash...], tag]
+//	[version, created, touched, persistent, {key: value...}, [flash...], [checked, stamp], tag]
 //
 // created and touched are Unix seconds encoded as int64 (0xd3), so the
 // header has a fixed width and the idle-refresh timestamp sits at a fixed
 // offset. Values and flashes are kept as raw msgpack, so unchanged values
 // are never re-encoded. tag is a bin8 of 32 bytes, the record's HMAC (see
-// recordmac.go), always the last 34 bytes.
+// recordmac.go), always the last 34 bytes. The second form, for a user
+// whose security stamp is checked (Options.UserStamp), adds the Unix second
+// of the last check (int64, 0xd3) and a 16-byte hash of the stamp (bin8);
+// sessions without it pay nothing for the feature.
 //
 // The encoding is canonical, so a record that verifies re-encodes to the
 // same bytes: container and key headers are the shortest that fit, keys are
@@ -33,6 +37,8 @@ const (
 	tagSize       = sha256.Size
 	tagField      = 2 + tagSize                     // bin8 header + tag
 	recordMin     = recordHeader + 1 + 1 + tagField // with no values and no flashes
+	stampSize     = 16
+	guardField    = 1 + 9 + 2 + stampSize // fixarray(2), int64, bin8 header + stamp hash
 )
 
 // Caps on what one record holds. ginsession verifies a record's HMAC before
@@ -68,6 +74,10 @@ type record struct {
 	created    int64 // Unix seconds
 	touched    int64 // Unix seconds of the last write (idle refresh)
 	persistent bool
+	// stamp is a hash of the user's security stamp at Login (stampSize
+	// bytes), or nil; stampChecked is the Unix second it was last checked.
+	stamp        []byte
+	stampChecked int64
 	// oldSeal is set by recordSealer.open when only one of OldSecrets
 	// verified the stored bytes: the next write re-seals them.
 	oldSeal bool
@@ -199,7 +209,7 @@ func (r *record) overCaps() error {
 // encode appends the record's wire form to dst, with a zero tag:
 // recordSealer.seal fills it in place.
 func (r *record) encode(dst []byte) []byte {
-	size := recordHeader + 10 + tagField
+	size := recordHeader + 10 + guardField + tagField
 	for _, p := range r.pairs() {
 		size += 5 + len(p.key) + len(p.val)
 	}
@@ -207,7 +217,11 @@ func (r *record) encode(dst []byte) []byte {
 		size += len(f)
 	}
 	dst = slices.Grow(dst, size)
-	dst = append(dst, 0x97, recordVersion, 0xd3)
+	fields := byte(0x97)
+	if r.stamp != nil {
+		fields = 0x98
+	}
+	dst = append(dst, fields, recordVersion, 0xd3)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.created))
 	dst = append(dst, 0xd3)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.touched))
@@ -224,6 +238,11 @@ func (r *record) encode(dst []byte) []byte {
 	for _, f := range r.flashes {
 		dst = append(dst, f...)
 	}
+	if r.stamp != nil {
+		dst = append(dst, 0x92, 0xd3)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(r.stampChecked))
+		dst = append(append(dst, 0xc4, stampSize), r.stamp...)
+	}
 	dst = append(dst, 0xc4, tagSize)
 	return append(dst, make([]byte, tagSize)...)
 }
@@ -237,7 +256,7 @@ func (r *record) encode(dst []byte) []byte {
 // Allocation is bounded by what b can hold: every count is checked against
 // its cap and against the bytes left before anything is sized from it.
 func decodeRecord(b []byte) (*record, error) {
-	if len(b) < recordMin || b[0] != 0x97 || b[1] != recordVersion ||
+	if len(b) < recordMin || (b[0] != 0x97 && b[0] != 0x98) || b[1] != recordVersion ||
 		b[offCreated-1] != 0xd3 || b[offTouched-1] != 0xd3 ||
 		(b[offPersistent] != 0xc2 && b[offPersistent] != 0xc3) ||
 		b[len(b)-tagField] != 0xc4 || b[len(b)-tagField+1] != tagSize {
@@ -255,6 +274,11 @@ func decodeRecord(b []byte) (*record, error) {
 	}
 	if off, err = r.decodeFlashes(body, off); err != nil {
 		return nil, err
+	}
+	if b[0] == 0x98 {
+		if off, err = r.decodeGuard(body, off); err != nil {
+			return nil, err
+		}
 	}
 	if off != len(body) {
 		return nil, errCorrupt
@@ -315,6 +339,18 @@ func minPairsBytes(n int) int {
 		n -= k
 	}
 	return size
+}
+
+// decodeGuard reads the [checked, stamp] pair at body[off:] and returns the
+// offset after it.
+func (r *record) decodeGuard(body []byte, off int) (int, error) {
+	g := body[off:]
+	if len(g) < guardField || g[0] != 0x92 || g[1] != 0xd3 || g[10] != 0xc4 || g[11] != stampSize {
+		return 0, errCorrupt
+	}
+	r.stampChecked = int64(binary.BigEndian.Uint64(g[2:]))
+	r.stamp = g[12:guardField:guardField]
+	return off + guardField, nil
 }
 
 // decodeFlashes reads the array at body[off:] into r and returns the offset

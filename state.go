@@ -70,6 +70,7 @@ type state struct {
 type changes struct {
 	cleared    bool
 	persistent bool   // the persistence flag changed
+	guard      bool   // the user's stamp, or the time it was checked, changed
 	refresh    bool   // the idle deadline is due to be pushed forward
 	edits      []edit // the last set or delete of each key changed
 	flashAdded [][]byte
@@ -84,7 +85,7 @@ type edit struct {
 
 // edited reports whether the request changed the session's data.
 func (ch *changes) edited() bool {
-	return ch.cleared || ch.persistent || len(ch.edits) > 0 || len(ch.flashAdded) > 0 || len(ch.flashTaken) > 0
+	return ch.cleared || ch.persistent || ch.guard || len(ch.edits) > 0 || len(ch.flashAdded) > 0 || len(ch.flashTaken) > 0
 }
 
 // mark records a set (or delete) of key. A request changes few keys, so a
@@ -218,6 +219,15 @@ func (st *state) regenerate(newID func() string, restartAt int64) {
 	}
 }
 
+// setGuard records the user's stamp hash (nil: none) as checked at now.
+func (st *state) setGuard(stamp []byte, now int64) {
+	if stamp == nil && st.rec.stamp == nil {
+		return
+	}
+	st.rec.stamp, st.rec.stampChecked = stamp, now
+	st.ch.guard = true
+}
+
 // storedKeys returns the keys a destroy must delete: the stored record's and
 // a pending regeneration's previous one.
 func (st *state) storedKeys() []string {
@@ -295,6 +305,9 @@ func (st *state) replay(fresh *record) *record {
 	out.flashes = append(removeFlashes(out.flashes, st.ch.flashTaken), st.ch.flashAdded...)
 	if st.ch.persistent {
 		out.persistent = st.rec.persistent
+	}
+	if st.ch.guard {
+		out.stamp, out.stampChecked = st.rec.stamp, st.rec.stampChecked
 	}
 	return out
 }
