@@ -70,12 +70,16 @@ func Default(c *gin.Context) *Session {
 	return lookup(c, DefaultContextKey)
 }
 
-// lookup finds the session stored under key.
+// lookup finds the session stored under key, making it on first use.
 func lookup(c *gin.Context, key string) *Session {
-	if v, ok := c.Get(key); ok {
-		if s, ok := v.(*Session); ok {
-			return s
-		}
+	v, _ := c.Get(key)
+	switch v := v.(type) {
+	case *Session:
+		return v
+	case *Manager:
+		return v.start(c, false)
+	case *endedMarker:
+		return v.m.start(c, true)
 	}
 	panic("ginsession: no session on this route: install the middleware with r.Use(ginsession.New(opts)) " +
 		"(or use Manager.Session for a manager with its own ContextKey)")

@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,6 +18,7 @@ type Manager struct {
 	values  *valueCodec
 	now     func() time.Time
 	faults  *faultLog
+	ended   *endedMarker // stored in the context once the middleware returned without a session
 	ctxKey  any // opts.ContextKey, boxed once so c.Set does not allocate
 }
 
@@ -41,9 +43,14 @@ func NewManager(opts Options) (*Manager, error) {
 		ctxKey:  o.ContextKey,
 	}
 	m.store = store{client: client, opts: &m.opts, records: newRecordSealer(o.Secret, o.OldSecrets)}
+	m.ended = &endedMarker{m}
 	m.faults = newFaultLog(o.Logger, func() time.Time { return m.now() })
 	return m, nil
 }
+
+// endedMarker stands in the context for a manager whose middleware
+// returned before the request used its session.
+type endedMarker struct{ m *Manager }
 
 // New returns the session middleware for opts. It panics with a message
 // naming the field to fix when opts is invalid (a setup mistake); use
@@ -56,33 +63,73 @@ func New(opts Options) gin.HandlerFunc {
 	return m.Handler()
 }
 
-// Handler returns the middleware that attaches a lazily loaded Session to
-// each request and commits it just before the response header is written.
-// It does no I/O itself: a route that never touches the session costs no
-// memcached round trip. When the handler chain panics, the request's
-// unsaved changes are dropped (as Django and Rails do): a recovery
-// middleware installed before ginsession then sends its error page without
-// storing a half-made change or a new session's cookie.
+// Handler returns the middleware that gives each request a lazily loaded
+// Session and commits it just before the response header is written. It
+// does no I/O and allocates no session itself: the session is made by the
+// first Default (or Manager.Session) call, so a route that never touches it
+// costs no memcached round trip and sends no cookie. When the handler chain
+// panics, the request's unsaved changes are dropped (as Django and Rails
+// do): a recovery middleware installed before ginsession then sends its
+// error page without storing a half-made change or a new session's cookie.
 func (m *Manager) Handler() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s := &Session{m: m, req: c.Request}
-		s.resp.c = c
-		s.resp.w = hookWriter{ResponseWriter: c.Writer, s: s}
-		if c.Writer.Written() { // an outer middleware sent the header
-			s.setPhase(phaseHeaderOut)
-		}
-		c.Writer = &s.resp.w
-		c.Set(m.ctxKey, s)
+		c.Set(m.ctxKey, m) // Default makes the session on first use
 		finished := false
 		defer func() {
 			if !finished { // a panic (or Goexit) unwinds through here
-				s.abandon()
+				m.end(c, (*Session).abandon)
 			}
 		}()
 		c.Next()
-		s.finish()
+		m.end(c, (*Session).finish)
 		finished = true
 	}
+}
+
+// end runs done on the request's session when the handler chain made one,
+// and otherwise marks the request as past the middleware, so a session made
+// later (by an outer middleware) knows it no longer owns the response.
+func (m *Manager) end(c *gin.Context, done func(*Session)) {
+	v, _ := c.Get(m.ctxKey)
+	switch v := v.(type) {
+	case *Manager:
+		c.Set(m.ctxKey, m.ended)
+	case *Session:
+		done(v)
+	}
+}
+
+// start makes the request's session on its first use: the hook writer goes
+// in front of c.Writer so the session commits before the header. A session
+// first used after the middleware returned, or on a c.Copy() made before the
+// first use (which has no response of its own), starts detached: it reads
+// and Save stores an existing session, but it cannot set a cookie.
+func (m *Manager) start(c *gin.Context, afterMiddleware bool) *Session {
+	s := &Session{m: m, req: c.Request}
+	s.resp.c = c
+	s.resp.w = hookWriter{ResponseWriter: c.Writer, s: s}
+	switch {
+	case isCopy(c):
+		s.setPhase(phaseDetachedOut)
+		c.Set(m.ctxKey, s)
+		return s
+	case afterMiddleware && c.Writer.Written():
+		s.setPhase(phaseDetachedOut)
+	case afterMiddleware:
+		s.setPhase(phaseDetached)
+	case c.Writer.Written(): // an outer middleware sent the header
+		s.setPhase(phaseHeaderOut)
+	}
+	c.Writer = &s.resp.w
+	c.Set(m.ctxKey, s)
+	return s
+}
+
+// isCopy reports whether c is a gin Context.Copy, whose writer has no
+// response behind it.
+func isCopy(c *gin.Context) bool {
+	u, ok := c.Writer.(interface{ Unwrap() http.ResponseWriter })
+	return ok && u.Unwrap() == nil
 }
 
 // Session returns the request's session for this manager. Use it instead of
