@@ -19,7 +19,7 @@ type Manager struct {
 	now     func() time.Time
 	faults  *faultLog
 	ended   *endedMarker // stored in the context once the middleware returned without a session
-	ctxKey  any // opts.ContextKey, boxed once so c.Set does not allocate
+	ctxKey  any          // opts.ContextKey, boxed once so c.Set does not allocate
 }
 
 // NewManager validates opts, applies defaults and returns a Manager. The
