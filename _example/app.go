@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -32,7 +35,12 @@ const (
 type app struct {
 	pages  map[string]*template.Template
 	store  store
+	users  *users
 	logger *slog.Logger
+
+	// rememberFor and stampCheck are the settings in words, for the pages
+	// ("30 days", "1 minute").
+	rememberFor, stampCheck string
 }
 
 // page is the data of every template; each page uses the fields it needs.
@@ -41,15 +49,17 @@ type page struct {
 	Store string // footer: which session store is in use
 
 	// Login page.
-	Name     string
-	Next     string
-	Remember bool
-	Error    string
-	Flashes  []string
+	Name        string
+	Next        string
+	Remember    bool
+	RememberFor string // "30 days"
+	Error       string
+	Flashes     []string
 
 	// Home page.
-	User   string
-	Visits int
+	User       string
+	Visits     int
+	StampCheck string // "1 minute"
 }
 
 // newApp builds the whole application — session store, ginsession
@@ -64,7 +74,17 @@ func newApp(cfg config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{pages: pages, store: openStore(cfg.memcached, logger), logger: logger}
+	// Zero means the library's default; the pages say what is in force.
+	rememberFor := cmp.Or(cfg.rememberFor, ginsession.DefaultRememberFor)
+	stampCheck := cmp.Or(cfg.stampCheck, ginsession.DefaultStampCheck)
+	a := &app{
+		pages:       pages,
+		store:       openStore(cfg.memcached, logger),
+		users:       newUsers(),
+		logger:      logger,
+		rememberFor: inWords(rememberFor),
+		stampCheck:  inWords(stampCheck),
+	}
 
 	// ginsession.New(opts) is the one-line form; NewManager returns the
 	// options error instead of panicking.
@@ -80,7 +100,15 @@ func newApp(cfg config) (http.Handler, error) {
 		// a LAN-style hostname over plain HTTP drops the cookie). Only
 		// plain HTTP on another hostname needs -insecure-cookie.
 		InsecureCookie: cfg.insecureCookie,
-		Logger:         logger,
+		// "Remember me" logins last this long, idle or not; the cookie's
+		// Max-Age says the same.
+		RememberFor: rememberFor,
+		// Login records the user's security stamp in the session; it is
+		// compared with the current one at most every StampCheck, and a
+		// new stamp ("Log out everywhere") ends the session.
+		UserStamp:  a.users.userStamp,
+		StampCheck: stampCheck,
+		Logger:     logger,
 	})
 	if err != nil {
 		return nil, err
@@ -106,6 +134,9 @@ func newApp(cfg config) (http.Handler, error) {
 	r.GET("/login", a.loginForm)
 	r.POST("/login", a.login)
 	r.POST("/logout", a.logout)
+	// Anonymous POSTs get 403 from Authenticated.
+	r.POST("/logout-everywhere", ginsession.Authenticated(), a.logoutEverywhere)
+	addAPI(r)
 
 	// CSRF protection (the seed's xsrf_cookies): Go 1.25's
 	// CrossOriginProtection rejects cross-origin POSTs using the
@@ -148,12 +179,21 @@ func securityHeaders(c *gin.Context) {
 // @authenticated): a greeting and a per-session visit counter.
 func (a *app) home(c *gin.Context) {
 	s := ginsession.Default(c)
-	visits := s.GetInt(visitsKey) + 1
+	visits, err := ginsession.GetAs[int](s, visitsKey)
+	if err != nil {
+		if !errors.Is(err, ginsession.ErrKeyNotFound) {
+			// Not an int (written by another version of the app).
+			a.logger.Warn("visit counter unreadable; starting over", "error", err)
+		}
+		visits = 0
+	}
+	visits++
 	s.Set(visitsKey, visits)
 	a.render(c, http.StatusOK, "home.html", page{
-		Title:  "Home",
-		User:   ginsession.User(c),
-		Visits: visits,
+		Title:      "Home",
+		User:       ginsession.User(c),
+		Visits:     visits,
+		StampCheck: a.stampCheck,
 	})
 }
 
@@ -170,9 +210,10 @@ func (a *app) loginForm(c *gin.Context) {
 		flashes = append(flashes, fmt.Sprint(f))
 	}
 	a.render(c, http.StatusOK, "login.html", page{
-		Title:   "Sign in",
-		Next:    ginsession.NextURL(c, ""),
-		Flashes: flashes,
+		Title:       "Sign in",
+		Next:        ginsession.NextURL(c, ""),
+		RememberFor: a.rememberFor,
+		Flashes:     flashes,
 	})
 }
 
@@ -185,11 +226,12 @@ func (a *app) login(c *gin.Context) {
 	name, problem := validName(raw)
 	if problem != "" {
 		a.render(c, http.StatusBadRequest, "login.html", page{
-			Title:    "Sign in",
-			Name:     strings.TrimSpace(raw),
-			Next:     ginsession.NextURL(c, ""),
-			Remember: remember,
-			Error:    problem,
+			Title:       "Sign in",
+			Name:        strings.TrimSpace(raw),
+			Next:        ginsession.NextURL(c, ""),
+			Remember:    remember,
+			RememberFor: a.rememberFor,
+			Error:       problem,
 		})
 		return
 	}
@@ -209,6 +251,46 @@ func (a *app) logout(c *gin.Context) {
 	}
 	ginsession.Default(c).AddFlash("You have been logged out.")
 	c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// logoutEverywhere ends every session of the user: it gives the user a new
+// security stamp, so that the sessions on other devices end at their next
+// stamp check (within Options.StampCheck), then logs this one out at once
+// and leaves a flash message for the login page.
+func (a *app) logoutEverywhere(c *gin.Context) {
+	user := ginsession.User(c)
+	a.users.renew(user)
+	a.logger.Info("logged out everywhere", "user", user)
+	if err := ginsession.Logout(c); err != nil {
+		a.storeFailed(c, err)
+		return
+	}
+	ginsession.Default(c).AddFlash("You have been logged out everywhere.")
+	c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// inWords writes a duration the way the login page says it: "30 days",
+// "12 hours", "1 minute"; a duration that is not a whole number of
+// seconds in Go's notation ("1.5s").
+func inWords(d time.Duration) string {
+	for _, u := range []struct {
+		size time.Duration
+		name string
+	}{
+		{24 * time.Hour, "day"},
+		{time.Hour, "hour"},
+		{time.Minute, "minute"},
+		{time.Second, "second"},
+	} {
+		if d > 0 && d%u.size == 0 {
+			n := int64(d / u.size)
+			if n == 1 {
+				return "1 " + u.name
+			}
+			return fmt.Sprintf("%d %ss", n, u.name)
+		}
+	}
+	return d.String()
 }
 
 // validName trims the submitted name and returns it, or a message saying

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -245,23 +244,6 @@ func TestLoginRotatesSessionID(t *testing.T) {
 	b.with(before).get("/").expect(t, http.StatusFound, "/login?next=%2F")
 }
 
-func TestRememberMe(t *testing.T) {
-	h, _ := newTestApp(t)
-
-	res := login(t, newBrowser(t, h), "alice", "remember", "on")
-	if res.cookie == nil || res.cookie.MaxAge <= 0 {
-		t.Fatalf("remember me: want a cookie with Max-Age, got %q", res.Header.Values("Set-Cookie"))
-	}
-	if !strings.Contains(strings.Join(res.Header.Values("Set-Cookie"), "\n"), "Max-Age=") {
-		t.Errorf("Set-Cookie lacks Max-Age: %q", res.Header.Values("Set-Cookie"))
-	}
-
-	res = login(t, newBrowser(t, h), "bob")
-	if res.cookie == nil || res.cookie.MaxAge != 0 {
-		t.Fatalf("without remember me: want no Max-Age, got %q", res.Header.Values("Set-Cookie"))
-	}
-}
-
 func TestCrossSiteRequestsRefused(t *testing.T) {
 	h, _ := newTestApp(t)
 	b := newBrowser(t, h)
@@ -382,93 +364,6 @@ func TestStaticAndHeaders(t *testing.T) {
 		}
 	}
 	b.get("/nope").expect(t, http.StatusNotFound, "")
-}
-
-// TestMemoryFallback runs without memcached: the app falls back to the
-// in-process store, says so in the footer, and works.
-func TestMemoryFallback(t *testing.T) {
-	cfg := config{
-		memcached:      []string{freeAddr(t)}, // nobody listens there
-		idle:           time.Minute,
-		secret:         testSecret,
-		insecureCookie: true,
-		logger:         testLogger(t),
-	}
-	h, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBrowser(t, h)
-	res := b.get("/login")
-	if !strings.Contains(res.body, "Sessions: in-process memory store (sessions end at restart)") {
-		t.Errorf("footer does not name the memory store:\n%s", res.body)
-	}
-	res = login(t, b, "alice")
-	if res.cookie == nil || res.cookie.Secure {
-		t.Errorf("-insecure-cookie: want a cookie without Secure, got %q", res.Header.Values("Set-Cookie"))
-	}
-	if res := b.get("/"); !strings.Contains(res.body, "Hello, alice") || res.visits(t) != 1 {
-		t.Errorf("home page on the memory store:\n%s", res.body)
-	}
-}
-
-func TestParseConfig(t *testing.T) {
-	env := func(kv ...string) func(string) string {
-		m := map[string]string{}
-		for i := 0; i+1 < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return func(k string) string { return m[k] }
-	}
-	secret := strings.Repeat("s", 32)
-
-	cfg, err := parseConfig(nil, env(), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.addr != "localhost:8080" || strings.Join(cfg.memcached, ",") != "127.0.0.1:11211" || cfg.idle != 30*time.Minute || cfg.insecureCookie {
-		t.Errorf("defaults: %+v", cfg)
-	}
-	if !cfg.randomSecret || len(cfg.secret) < 32 {
-		t.Errorf("without SESSION_SECRET: want a random secret, got %d bytes, random=%v", len(cfg.secret), cfg.randomSecret)
-	}
-	if other, _ := parseConfig(nil, env(), io.Discard); other.secret == cfg.secret {
-		t.Error("two random secrets are equal")
-	}
-
-	cfg, err = parseConfig(nil, env("ADDR", ":9000", "MEMCACHED", "a:1, b:2,", "SESSION_IDLE", "5m", "INSECURE_COOKIE", "true", "SESSION_SECRET", secret), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.addr != ":9000" || strings.Join(cfg.memcached, ",") != "a:1,b:2" || cfg.idle != 5*time.Minute || !cfg.insecureCookie || cfg.secret != secret || cfg.randomSecret {
-		t.Errorf("from the environment: %+v", cfg)
-	}
-
-	cfg, err = parseConfig([]string{"-addr", "127.0.0.1:0", "-memcached", "c:3", "-idle", "1h", "-insecure-cookie=false"},
-		env("ADDR", ":9000", "MEMCACHED", "a:1", "SESSION_IDLE", "5m", "INSECURE_COOKIE", "1"), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.addr != "127.0.0.1:0" || strings.Join(cfg.memcached, ",") != "c:3" || cfg.idle != time.Hour || cfg.insecureCookie {
-		t.Errorf("flags must beat the environment: %+v", cfg)
-	}
-
-	for _, tc := range []struct {
-		args []string
-		env  func(string) string
-	}{
-		{nil, env("SESSION_IDLE", "soon")},
-		{nil, env("INSECURE_COOKIE", "maybe")},
-		{nil, env("SESSION_SECRET", "short")},
-		{[]string{"-idle", "10ms"}, env()},
-		{[]string{"-memcached", " , "}, env()},
-		{[]string{"extra"}, env()},
-		{[]string{"-nope"}, env()},
-	} {
-		if _, err := parseConfig(tc.args, tc.env, io.Discard); err == nil {
-			t.Errorf("parseConfig(%q) accepted a bad configuration", tc.args)
-		}
-	}
 }
 
 // TestStoreOutage stops memcached under a logged-in user: pages that need

@@ -30,12 +30,7 @@ const lanHost = "lan.test"
 //
 // Set EXAMPLE_SCREENSHOT_DIR to keep the screenshots after the test.
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no browser test")
-	}
-	if _, err := os.Stat(chromiumBin); err != nil {
-		missing(t, "chromium is not installed at "+chromiumBin+" (apt-get install -y chromium)")
-	}
+	needChromium(t)
 	cfg := testConfig(t, startMemcached(t))
 	handler, err := newApp(cfg)
 	if err != nil {
@@ -45,30 +40,8 @@ func TestBrowser(t *testing.T) {
 	t.Cleanup(srv.Close)
 	base := srv.URL
 
-	userDataDir := t.TempDir() // removed after the browser has exited (cleanups run last-in first-out)
 	shots := t.TempDir()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumBin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		// A LAN-style hostname for the plain-HTTP check below; it
-		// resolves to this machine only.
-		chromedp.Flag("host-resolver-rules", "MAP "+lanHost+" 127.0.0.1"),
-		chromedp.UserDataDir(userDataDir),
-		chromedp.WindowSize(1000, 700),
-	)
-	t.Cleanup(cancelAlloc) // waits for the browser to exit
+	allocCtx := startChromium(t)
 	tab, cancelTab := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancelTab)
 
@@ -188,6 +161,51 @@ func TestBrowser(t *testing.T) {
 		waitFor(t, ctx, "#greeting")
 		expectText(t, ctx, "#greeting", "Hello, carol")
 	})
+}
+
+// needChromium skips the test with -short or without Chromium (failing it
+// under CI=true). Browser tests call it before starting anything else.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no browser test")
+	}
+	if _, err := os.Stat(chromiumBin); err != nil {
+		missing(t, "chromium is not installed at "+chromiumBin+" (apt-get install -y chromium)")
+	}
+}
+
+// startChromium starts headless Chromium for the test, with a one-minute
+// limit, and returns its allocator context; tabs and browser contexts are
+// made from it with chromedp.NewContext. The browser is stopped and its
+// profile removed when the test ends. Call it after starting the server, so
+// the browser stops first.
+func startChromium(t *testing.T) context.Context {
+	t.Helper()
+	needChromium(t)
+	userDataDir := t.TempDir() // removed after the browser has exited (cleanups run last-in first-out)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromiumBin),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		// A LAN-style hostname for the plain-HTTP checks; it resolves to
+		// this machine only.
+		chromedp.Flag("host-resolver-rules", "MAP "+lanHost+" 127.0.0.1"),
+		chromedp.UserDataDir(userDataDir),
+		chromedp.WindowSize(1000, 700),
+	)
+	t.Cleanup(cancelAlloc) // waits for the browser to exit
+	return allocCtx
 }
 
 // open navigates to url and checks that the final response is 200.

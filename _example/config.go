@@ -27,6 +27,15 @@ type config struct {
 	// idle is the session idle timeout (the seed's session_timeout).
 	idle time.Duration
 
+	// rememberFor is how long a "remember me" login lasts, idle or not
+	// (Options.RememberFor). Zero means ginsession's default, 30 days.
+	rememberFor time.Duration
+
+	// stampCheck is how often a session re-checks its user's security
+	// stamp, and so how soon "Log out everywhere" reaches other devices
+	// (Options.StampCheck). Zero means ginsession's default, 1 minute.
+	stampCheck time.Duration
+
 	// secret signs the session cookie (the seed's session_secret).
 	secret string
 
@@ -52,6 +61,13 @@ const (
 	defaultIdle      = 30 * time.Minute
 )
 
+// Bounds of the durations accepted on the command line.
+const (
+	minIdle        = time.Second // memcached expirations are whole seconds
+	minRememberFor = time.Second // as for idle
+	minStampCheck  = time.Millisecond
+)
+
 // parseConfig reads the command line args (without the program name). Each
 // flag falls back to an environment variable, looked up with getenv, and
 // then to its default. SESSION_SECRET comes from the environment only, so it
@@ -61,12 +77,20 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	fs := flag.NewFlagSet("ginsession-example", flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: go run . [flags]\n\nThe ginsession example app: a login page, a protected home page and logout.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: go run . [flags]\n\nThe ginsession example app: a login page, a protected home page, a JSON API,\nlogout and \"log out everywhere\".\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nEnvironment:\n  SESSION_SECRET  cookie signing secret, at least %d bytes (default: random, sessions end at restart)\n", ginsession.MinSecretLength)
 	}
 
 	idle, err := envDuration(getenv, "SESSION_IDLE", defaultIdle)
+	if err != nil {
+		return cfg, err
+	}
+	rememberFor, err := envDuration(getenv, "SESSION_REMEMBER_FOR", ginsession.DefaultRememberFor)
+	if err != nil {
+		return cfg, err
+	}
+	stampCheck, err := envDuration(getenv, "SESSION_STAMP_CHECK", ginsession.DefaultStampCheck)
 	if err != nil {
 		return cfg, err
 	}
@@ -78,6 +102,8 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	fs.StringVar(&cfg.addr, "addr", envString(getenv, "ADDR", defaultAddr), "listen `address` (env ADDR)")
 	fs.StringVar(&memcached, "memcached", envString(getenv, "MEMCACHED", defaultMemcached), "comma-separated memcached `servers` (env MEMCACHED); unreachable: in-process memory store")
 	fs.DurationVar(&cfg.idle, "idle", idle, "session idle `timeout` (env SESSION_IDLE)")
+	fs.DurationVar(&cfg.rememberFor, "remember-for", rememberFor, "how long a \"Remember me\" login lasts, idle or not (env SESSION_REMEMBER_FOR)")
+	fs.DurationVar(&cfg.stampCheck, "stamp-check", stampCheck, "how often a session re-checks its user's security stamp: \"Log out everywhere\" reaches other devices within this `interval` (env SESSION_STAMP_CHECK)")
 	fs.BoolVar(&cfg.insecureCookie, "insecure-cookie", insecure, "leave Secure off the session cookie, for plain HTTP on a hostname other than localhost (env INSECURE_COOKIE)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -93,8 +119,14 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	if len(cfg.memcached) == 0 {
 		return cfg, fmt.Errorf("-memcached: no server given")
 	}
-	if cfg.idle < time.Second {
-		return cfg, fmt.Errorf("-idle: %v is too short (at least 1s)", cfg.idle)
+	if cfg.idle < minIdle {
+		return cfg, fmt.Errorf("-idle: %v is too short (at least %v)", cfg.idle, minIdle)
+	}
+	if cfg.rememberFor < minRememberFor {
+		return cfg, fmt.Errorf("-remember-for: %v is too short (at least %v)", cfg.rememberFor, minRememberFor)
+	}
+	if cfg.stampCheck < minStampCheck {
+		return cfg, fmt.Errorf("-stamp-check: %v is too short (at least %v)", cfg.stampCheck, minStampCheck)
 	}
 	cfg.secret = getenv("SESSION_SECRET")
 	if cfg.secret == "" {

@@ -7,8 +7,9 @@
 //	cd _example && go run .
 //
 // and open the URL it prints. Flags (each with an environment fallback):
-// -addr (ADDR), -memcached (MEMCACHED), -idle (SESSION_IDLE) and
-// -insecure-cookie (INSECURE_COOKIE); SESSION_SECRET comes from the
+// -addr (ADDR), -memcached (MEMCACHED), -idle (SESSION_IDLE),
+// -remember-for (SESSION_REMEMBER_FOR), -stamp-check (SESSION_STAMP_CHECK)
+// and -insecure-cookie (INSECURE_COOKIE); SESSION_SECRET comes from the
 // environment only. Without a reachable memcached the app falls back to an
 // in-process memory store.
 package main
