@@ -64,8 +64,12 @@ type Session struct {
 	resp response      // the session's hold on the response (response.go)
 }
 
-// Default returns the request's session. It panics with a message naming the
-// fix when ginsession's middleware is not installed on the route.
+// Default returns the request's session. The first call on a request makes
+// it (the middleware only prepares it), so make that call in the handler's
+// own goroutine, before starting goroutines that use the session; a
+// c.Copy() taken before then gets a detached view that never touches the
+// response. It panics with a message naming the fix when ginsession's
+// middleware is not installed on the route.
 func Default(c *gin.Context) *Session {
 	return lookup(c, DefaultContextKey)
 }
