@@ -292,6 +292,7 @@ func (c *Client) write(item *memcache.Item, store func(*server, *memcache.Item) 
 	for s := o.next(); s != nil; s = o.next() {
 		err := store(s, item)
 		if err == errForeignCAS {
+			o.release(s)
 			return memcache.ErrCASConflict
 		}
 		if o.unreachable(s, err) {

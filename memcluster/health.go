@@ -48,6 +48,16 @@ func (o *op) next() *server {
 	return nil
 }
 
+// release hands s's probe, if o was admitted to it without contacting it
+// (a CAS id from another server), to the next operation at once: kept, it
+// would leave s out for another backoff, and under a write-heavy load a
+// rejoining server could miss probe after probe.
+func (o *op) release(s *server) {
+	if o.probing(s) {
+		s.downUntil.CompareAndSwap(o.now+o.c.backoff, o.now)
+	}
+}
+
 // probing reports whether o was admitted to s as its probe.
 func (o *op) probing(s *server) bool {
 	return o.probes[s.index/64]&(1<<(s.index%64)) != 0

@@ -409,3 +409,30 @@ func TestWarmUpCopyDoesNotUndoADelete(t *testing.T) {
 		t.Fatalf("get after the delete: %v, want a miss", err)
 	}
 }
+
+// TestForeignCASDoesNotSpendTheProbe: a CompareAndSwap admitted as the
+// probe of a server that is coming back, with a CAS id from another server,
+// fails without contacting it; the next operation must probe it instead of
+// leaving it out for another backoff.
+func TestForeignCASDoesNotSpendTheProbe(t *testing.T) {
+	c, _ := startCluster(t, 2, 1, time.Minute)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	c.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	key := testKey(6)
+	rank := c.sel.rank(key, nil)
+	primary, other := c.servers[rank[0]], c.servers[rank[1]]
+	primary.markDown(clock.Load(), c.backoff)
+	clock.Add(c.backoff)
+
+	foreign := &memcache.Item{Key: key, Value: []byte("v"), CasID: other.tagCAS(1)}
+	if err := c.CompareAndSwap(foreign); !errors.Is(err, memcache.ErrCASConflict) {
+		t.Fatalf("CAS with another server's id: %v, want ErrCASConflict", err)
+	}
+	if _, err := c.Get(key); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("get: %v", err)
+	}
+	if primary.downUntil.Load() != 0 {
+		t.Fatal("the CAS spent the probe without contacting the server: it stays out for another backoff")
+	}
+}
