@@ -175,7 +175,7 @@ func needChromium(t *testing.T) {
 	}
 }
 
-// startChromium starts headless Chromium for the test, with a one-minute
+// startChromium starts headless Chromium for the test, with a two-minute
 // limit, and returns its allocator context; tabs and browser contexts are
 // made from it with chromedp.NewContext. The browser is stopped and its
 // profile removed when the test ends. Call it after starting the server, so
@@ -184,7 +184,7 @@ func startChromium(t *testing.T) context.Context {
 	t.Helper()
 	needChromium(t)
 	userDataDir := t.TempDir() // removed after the browser has exited (cleanups run last-in first-out)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromiumBin),
