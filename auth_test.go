@@ -11,26 +11,6 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// authApp has /login (POST name=...), /logout and a protected group.
-func authApp(t *testing.T, client Client, opts Options) *app {
-	a := newApp(t, client, opts)
-	a.engine.POST("/login", func(c *gin.Context) {
-		if err := Login(c, c.PostForm("name")); err != nil {
-			c.String(http.StatusBadRequest, err.Error())
-			return
-		}
-		c.Redirect(http.StatusSeeOther, NextURL(c, "/"))
-	})
-	a.engine.POST("/logout", func(c *gin.Context) { _ = Logout(c) })
-	private := a.engine.Group("/", Authenticated())
-	private.GET("/private", func(c *gin.Context) {
-		c.String(http.StatusOK, "hello %s %s", User(c), c.GetString(gin.AuthUserKey))
-	})
-	private.HEAD("/private", func(c *gin.Context) {})
-	private.POST("/private", func(c *gin.Context) { c.String(http.StatusOK, "posted") })
-	return a
-}
-
 func TestAuthenticatedFlow(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, client Client) {
 		a := authApp(t, client, Options{})

@@ -12,36 +12,6 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// serve runs one request carrying cookie on a's engine (safe concurrently).
-func (a *app) serve(target, cookie string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodGet, target, nil)
-	req.AddCookie(&http.Cookie{Name: a.m.opts.CookieName, Value: cookie})
-	rec := httptest.NewRecorder()
-	a.engine.ServeHTTP(rec, req)
-	return rec
-}
-
-// logoutDuring serves a request carrying cookie whose handler loads the
-// session and, once a logout in another request has deleted it, runs then.
-// It returns the first request's response.
-func (a *app) logoutDuring(cookie string, then func(c *gin.Context, s *Session)) *httptest.ResponseRecorder {
-	loaded, resume := make(chan struct{}), make(chan struct{})
-	a.engine.GET("/racing", func(c *gin.Context) {
-		s := Default(c)
-		s.Has("user_name")
-		close(loaded)
-		<-resume
-		then(c, s)
-	})
-	a.engine.GET("/racing-logout", func(c *gin.Context) { _ = Logout(c) })
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- a.serve("/racing", cookie) }()
-	<-loaded
-	a.serve("/racing-logout", cookie)
-	close(resume)
-	return <-done
-}
-
 func TestConcurrentWritesToDifferentKeysAllSurvive(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, client Client) {
 		a := newApp(t, client, Options{})

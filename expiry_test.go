@@ -10,16 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// clockApp is an app whose manager and memory store share a fake clock.
-func clockApp(t *testing.T, opts Options) (*app, *fakeClock) {
-	clock := newFakeClock()
-	a := newApp(t, newMemoryClient(clock.Now), opts)
-	a.m.now = clock.Now
-	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
-	a.engine.GET("/", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
-	return a, clock
-}
-
 func TestIdleTimeoutEndsSession(t *testing.T) {
 	a, clock := clockApp(t, Options{IdleTimeout: 10 * time.Minute})
 	a.get("/login")

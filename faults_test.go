@@ -13,13 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// faultRoutes adds /login, a session-reading page and a plain page.
-func faultRoutes(a *app) {
-	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
-	a.engine.GET("/me", func(c *gin.Context) { c.String(http.StatusOK, "me=%s", Default(c).GetString("user_name")) })
-	a.engine.GET("/plain", func(c *gin.Context) { c.String(http.StatusOK, "plain") })
-}
-
 func TestMemcachedStoppedAndRestarted(t *testing.T) {
 	proc := startMemcached(t)
 	client := memcache.New(proc.addr)
@@ -121,35 +114,6 @@ func TestFailedLoadNeverOverwritesStoredData(t *testing.T) {
 			t.Errorf("stored data changed: %q", got)
 		}
 	})
-}
-
-// failOnce makes the next call of one operation fail.
-type failOnce struct {
-	Client
-	op  string
-	err error
-}
-
-func (f *failOnce) take(op string) error {
-	if f.op == op {
-		f.op = ""
-		return f.err
-	}
-	return nil
-}
-
-func (f *failOnce) Add(it *memcache.Item) error {
-	if err := f.take("add"); err != nil {
-		return err
-	}
-	return f.Client.Add(it)
-}
-
-func (f *failOnce) CompareAndSwap(it *memcache.Item) error {
-	if err := f.take("cas"); err != nil {
-		return err
-	}
-	return f.Client.CompareAndSwap(it)
 }
 
 func TestSaveErrorBelongsToHandler(t *testing.T) {
@@ -329,12 +293,6 @@ func TestCorruptOrForeignStoredValues(t *testing.T) {
 		}
 	})
 }
-
-// panickingClient panics on every write, as a broken custom Client might.
-type panickingClient struct{ Client }
-
-func (panickingClient) Add(*memcache.Item) error            { panic("store exploded") }
-func (panickingClient) CompareAndSwap(*memcache.Item) error { panic("store exploded") }
 
 // TestPanickingClientDoesNotHang: a panic in the commit reaches a recovery
 // middleware, whose error response goes out without re-entering the commit,

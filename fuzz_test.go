@@ -6,9 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
-	"maps"
 	"math"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +19,7 @@ import (
 //
 //	go test -run '^$' -fuzz FuzzCookieDecode -fuzztime 20s .
 
-const (
-	fuzzCookieName = "session_id"
-	fuzzSecret     = "fuzz-secret-0123456789abcdef0123456789"
-	fuzzOldSecret  = "fuzz-old-secret-0123456789abcdef012345"
-)
+const fuzzCookieName = "session_id"
 
 // fuzzCookieCodecs returns the codec under test (current secret plus an old
 // one) and one signing with the old secret only, to re-encode cookies that
@@ -124,15 +118,6 @@ const fuzzRecordKey = "ginsession:fuzz-record-key"
 // one) and one sealing with the old secret only.
 func fuzzSealers() (rs, oldOnly *recordSealer) {
 	return newRecordSealer(fuzzSecret, []string{fuzzOldSecret}), newRecordSealer(fuzzOldSecret, nil)
-}
-
-// recordOf returns a record holding kv, set in key order, and flashes.
-func recordOf(created, touched int64, persistent bool, kv map[string][]byte, flashes ...[]byte) *record {
-	r := &record{created: created, touched: touched, persistent: persistent, flashes: flashes}
-	for _, k := range slices.Sorted(maps.Keys(kv)) {
-		r.set(k, kv[k])
-	}
-	return r
 }
 
 // fuzzValidRecords returns records covering every shape the encoder

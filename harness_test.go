@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,11 +20,79 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession/internal/memcachedtest"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
 
 const testSecret = "0123456789abcdef0123456789abcdef-test-secret"
+
+// sharedMemcachedAddr is the memcached server the integration tests use:
+// MEMCACHED_ADDR when set, otherwise a process TestMain started.
+var sharedMemcachedAddr string
+
+// memcachedMissing explains why integration tests are skipped ("" when a
+// server is available).
+var memcachedMissing string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	if addr := os.Getenv("MEMCACHED_ADDR"); addr != "" {
+		sharedMemcachedAddr = addr
+		return m.Run()
+	}
+	srv, err := memcachedtest.Launch("")
+	if err != nil {
+		if memcachedtest.Required() {
+			fmt.Fprintf(os.Stderr, "ginsession tests: CI=true and no memcached: %v\n", err)
+			return 1
+		}
+		memcachedMissing = err.Error()
+		fmt.Fprintf(os.Stderr, "ginsession tests: integration tests skipped: %v\n", err)
+		return m.Run()
+	}
+	defer srv.Stop()
+	sharedMemcachedAddr = srv.Addr
+	return m.Run()
+}
+
+// requireMemcached returns the shared server's address or skips the test
+// when no memcached is installed (never under CI=true: TestMain fails then).
+func requireMemcached(tb testing.TB) string {
+	tb.Helper()
+	if sharedMemcachedAddr == "" {
+		tb.Skipf("no memcached: %s", memcachedMissing)
+	}
+	return sharedMemcachedAddr
+}
+
+// memcachedProc is a private memcached process that a test stops and
+// restarts (see memcachedtest.Server).
+type memcachedProc struct {
+	srv  *memcachedtest.Server
+	addr string // the server's address, the same across restarts
+}
+
+// startMemcached starts a private memcached for one test (fault tests kill
+// and restart it); it is stopped when the test ends.
+func startMemcached(tb testing.TB) *memcachedProc {
+	tb.Helper()
+	requireMemcached(tb)
+	srv := memcachedtest.Start(tb)
+	return &memcachedProc{srv: srv, addr: srv.Addr}
+}
+
+// stop kills the process and waits for it to exit.
+func (p *memcachedProc) stop() { p.srv.Stop() }
+
+// restart starts the process again, empty, on the same address after stop.
+func (p *memcachedProc) restart(tb testing.TB) {
+	tb.Helper()
+	p.srv.Restart(tb)
+}
 
 // backend is a store the behavioural tests run against.
 type backend struct {
@@ -128,6 +200,41 @@ func (c *countingClient) writes() int64 {
 	return c.adds.Load() + c.sets.Load() + c.cas.Load() + c.deletes.Load() + c.touches.Load()
 }
 
+// failOnce makes the next call of one operation fail.
+type failOnce struct {
+	Client
+	op  string
+	err error
+}
+
+func (f *failOnce) take(op string) error {
+	if f.op == op {
+		f.op = ""
+		return f.err
+	}
+	return nil
+}
+
+func (f *failOnce) Add(it *memcache.Item) error {
+	if err := f.take("add"); err != nil {
+		return err
+	}
+	return f.Client.Add(it)
+}
+
+func (f *failOnce) CompareAndSwap(it *memcache.Item) error {
+	if err := f.take("cas"); err != nil {
+		return err
+	}
+	return f.Client.CompareAndSwap(it)
+}
+
+// panickingClient panics on every write, as a broken custom Client might.
+type panickingClient struct{ Client }
+
+func (panickingClient) Add(*memcache.Item) error            { panic("store exploded") }
+func (panickingClient) CompareAndSwap(*memcache.Item) error { panic("store exploded") }
+
 // logBuffer collects log output for assertions.
 type logBuffer struct {
 	mu  sync.Mutex
@@ -220,6 +327,36 @@ func (a *app) get(target string) *httptest.ResponseRecorder {
 	return a.do(http.MethodGet, target, nil)
 }
 
+// serve runs one request carrying cookie on a's engine (safe concurrently).
+func (a *app) serve(target, cookie string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	req.AddCookie(&http.Cookie{Name: a.m.opts.CookieName, Value: cookie})
+	rec := httptest.NewRecorder()
+	a.engine.ServeHTTP(rec, req)
+	return rec
+}
+
+// logoutDuring serves a request carrying cookie whose handler loads the
+// session and, once a logout in another request has deleted it, runs then.
+// It returns the first request's response.
+func (a *app) logoutDuring(cookie string, then func(c *gin.Context, s *Session)) *httptest.ResponseRecorder {
+	loaded, resume := make(chan struct{}), make(chan struct{})
+	a.engine.GET("/racing", func(c *gin.Context) {
+		s := Default(c)
+		s.Has("user_name")
+		close(loaded)
+		<-resume
+		then(c, s)
+	})
+	a.engine.GET("/racing-logout", func(c *gin.Context) { _ = Logout(c) })
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- a.serve("/racing", cookie) }()
+	<-loaded
+	a.serve("/racing-logout", cookie)
+	close(resume)
+	return <-done
+}
+
 // sessionCookie returns the response's session cookie, or nil.
 func sessionCookie(rec *httptest.ResponseRecorder, name string) *http.Cookie {
 	for _, ck := range rec.Result().Cookies() {
@@ -252,6 +389,69 @@ func (a *app) storedRecord() *record {
 	return rec
 }
 
+// sealed returns r as the app stores it for session id: encoded and sealed
+// for the session's memcached key with the app's current secret.
+func (a *app) sealed(id string, r *record) []byte {
+	return a.m.store.records.seal(a.m.key(id), r.encode(nil))
+}
+
+// key returns the memcached key of a session ID, as the store computes it.
+func (m *Manager) key(id string) string {
+	return storageKey(m.opts.KeyPrefix, id)
+}
+
+// value returns the raw stored bytes of key, or nil.
+func (r *record) value(key string) []byte {
+	v, _ := r.get(key)
+	return v
+}
+
+// recordOf returns a record holding kv, set in key order, and flashes.
+func recordOf(created, touched int64, persistent bool, kv map[string][]byte, flashes ...[]byte) *record {
+	r := &record{created: created, touched: touched, persistent: persistent, flashes: flashes}
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		r.set(k, kv[k])
+	}
+	return r
+}
+
+// faultRoutes adds /login, a session-reading page and a plain page.
+func faultRoutes(a *app) {
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	a.engine.GET("/me", func(c *gin.Context) { c.String(http.StatusOK, "me=%s", Default(c).GetString("user_name")) })
+	a.engine.GET("/plain", func(c *gin.Context) { c.String(http.StatusOK, "plain") })
+}
+
+// authApp has /login (POST name=...), /logout and a protected group.
+func authApp(t *testing.T, client Client, opts Options) *app {
+	a := newApp(t, client, opts)
+	a.engine.POST("/login", func(c *gin.Context) {
+		if err := Login(c, c.PostForm("name")); err != nil {
+			c.String(http.StatusBadRequest, err.Error())
+			return
+		}
+		c.Redirect(http.StatusSeeOther, NextURL(c, "/"))
+	})
+	a.engine.POST("/logout", func(c *gin.Context) { _ = Logout(c) })
+	private := a.engine.Group("/", Authenticated())
+	private.GET("/private", func(c *gin.Context) {
+		c.String(http.StatusOK, "hello %s %s", User(c), c.GetString(gin.AuthUserKey))
+	})
+	private.HEAD("/private", func(c *gin.Context) {})
+	private.POST("/private", func(c *gin.Context) { c.String(http.StatusOK, "posted") })
+	return a
+}
+
+// clockApp is an app whose manager and memory store share a fake clock.
+func clockApp(t *testing.T, opts Options) (*app, *fakeClock) {
+	clock := newFakeClock()
+	a := newApp(t, newMemoryClient(clock.Now), opts)
+	a.m.now = clock.Now
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	a.engine.GET("/", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
+	return a, clock
+}
+
 // fakeClock is a settable clock for expiry tests.
 type fakeClock struct {
 	mu  sync.Mutex
@@ -281,8 +481,9 @@ func httptestRequest(target string) *http.Request {
 // discardLogger drops all log output.
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// value returns the raw stored bytes of key, or nil.
-func (r *record) value(key string) []byte {
-	v, _ := r.get(key)
-	return v
-}
+// The fuzz targets' secrets: the current one and an old one still accepted,
+// shared by the cookie and the record fuzzers.
+const (
+	fuzzSecret    = "fuzz-secret-0123456789abcdef0123456789"
+	fuzzOldSecret = "fuzz-old-secret-0123456789abcdef012345"
+)

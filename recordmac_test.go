@@ -14,12 +14,6 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// sealed returns r as the app stores it for session id: encoded and sealed
-// for the session's memcached key with the app's current secret.
-func (a *app) sealed(id string, r *record) []byte {
-	return a.m.store.records.seal(a.m.key(id), r.encode(nil))
-}
-
 // integrityApp returns an app with a /login route that logs in as the user
 // named in the query and a /me route that shows who is logged in.
 func integrityApp(t *testing.T, client Client, opts Options) *app {

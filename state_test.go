@@ -6,11 +6,6 @@ import (
 	"time"
 )
 
-// key returns the memcached key of a session ID, as the store computes it.
-func (m *Manager) key(id string) string {
-	return storageKey(m.opts.KeyPrefix, id)
-}
-
 // The state is plain data: these tests drive its transitions without Gin or
 // a store.
 
