@@ -18,9 +18,11 @@ import (
 // sessions. A configured *memcache.Client satisfies it, and so does the
 // in-process client returned by NewMemoryClient.
 //
-// Implementations must be safe for concurrent use and must report misses,
+// Implementations must be safe for concurrent use, must report misses,
 // failed adds and CAS conflicts with gomemcache's sentinel errors
-// (memcache.ErrCacheMiss, memcache.ErrNotStored, memcache.ErrCASConflict).
+// (memcache.ErrCacheMiss, memcache.ErrNotStored, memcache.ErrCASConflict),
+// and must not keep the item passed to a write (or its Value) after the
+// call returns, as *memcache.Client does not: ginsession reuses both.
 type Client interface {
 	Get(key string) (*memcache.Item, error)
 	Add(item *memcache.Item) error

@@ -1,6 +1,10 @@
 package ginsession
 
-import "time"
+import (
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
 
 // The per-request session state is plain data: this file holds its types and
 // the transitions the Session methods make, and does no I/O. The store
@@ -63,6 +67,11 @@ type state struct {
 	// encodeErr holds the values that failed to encode since the last
 	// Save, which reports them whatever else happened to the session.
 	encodeErr error
+	// editSpace backs ch.edits for the few keys a request usually changes,
+	// and item is the store's write request, both reused so a write does not
+	// allocate them.
+	editSpace [4]edit
+	item      memcache.Item
 }
 
 // changes are this request's own edits, replayed onto a fresh copy of the
@@ -98,6 +107,15 @@ func (ch *changes) mark(key string, set bool) {
 		}
 	}
 	ch.edits = append(ch.edits, edit{key: key, set: set})
+}
+
+// mark records a change of key in the change log, in editSpace while it
+// fits.
+func (st *state) mark(key string, set bool) {
+	if st.ch.edits == nil {
+		st.ch.edits = st.editSpace[:0]
+	}
+	st.ch.mark(key, set)
 }
 
 // freshRecord returns an empty session record created at now.
@@ -142,7 +160,7 @@ func (st *state) set(key string, raw []byte) bool {
 		return false
 	}
 	st.rec.set(key, raw)
-	st.ch.mark(key, true)
+	st.mark(key, true)
 	return true
 }
 
@@ -152,7 +170,7 @@ func (st *state) del(key string) bool {
 		return false
 	}
 	st.rec.del(key)
-	st.ch.mark(key, false)
+	st.mark(key, false)
 	return true
 }
 

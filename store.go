@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -17,6 +18,10 @@ type store struct {
 	client  Client
 	opts    *Options
 	records *recordSealer // seals what is written, verifies what is read
+	// buffers holds *[]byte record buffers reused across writes: a Client
+	// never keeps item.Value past its call (gomemcache writes it out, the
+	// memory client copies it).
+	buffers sync.Pool
 }
 
 // isMiss reports whether err means "no such item".
@@ -69,22 +74,45 @@ func (sto *store) save(st *state, now time.Time) error {
 	if !ok {
 		return sto.ended(st, now)
 	}
+	buf := sto.buffer()
+	defer sto.release(buf)
 	if st.ident.state == idStored {
-		return sto.swap(st, now, exp)
+		return sto.swap(st, now, exp, buf)
 	}
-	return sto.add(st, now, exp)
+	return sto.add(st, now, exp, buf)
+}
+
+// maxPooledBuffer is the largest record buffer kept for reuse: a rare huge
+// session must not pin its memory in the pool.
+const maxPooledBuffer = 64 << 10
+
+// buffer returns a record buffer from the pool.
+func (sto *store) buffer() *[]byte {
+	if b, ok := sto.buffers.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 512)
+	return &b
+}
+
+// release returns a record buffer to the pool.
+func (sto *store) release(b *[]byte) {
+	if cap(*b) <= maxPooledBuffer {
+		sto.buffers.Put(b)
+	}
 }
 
 // add stores a new (or regenerated) session under its ID, never
 // overwriting, then deletes the ID a regeneration replaced.
-func (sto *store) add(st *state, now time.Time, exp int32) error {
+func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte) error {
 	st.rec.touched = now.Unix()
 	key := sto.key(&st.ident)
-	value, err := sto.encode(key, st.rec)
+	value, err := sto.encode(key, st.rec, buf)
 	if err != nil {
 		return err
 	}
-	item := &memcache.Item{Key: key, Value: value, Expiration: exp}
+	item := &st.item
+	*item = memcache.Item{Key: key, Value: value, Expiration: exp}
 	err = sto.client.Add(item)
 	if errors.Is(err, memcache.ErrNotStored) { // an ID collision: never overwrite
 		st.ident.id, st.ident.key = newID(), ""
@@ -114,11 +142,12 @@ func (sto *store) add(st *state, now time.Time, exp int32) error {
 // swap updates a stored record with CompareAndSwap. On a conflict (or with
 // no CAS id) it re-reads the stored session, replays this request's own
 // changes onto it and retries, at most MaxRetries times.
-func (sto *store) swap(st *state, now time.Time, exp int32) error {
-	item := &memcache.Item{Key: sto.key(&st.ident), Expiration: exp}
+func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte) error {
+	item := &st.item
+	*item = memcache.Item{Key: sto.key(&st.ident), Expiration: exp}
 	if st.ident.cas != 0 {
 		st.rec.touched = now.Unix()
-		value, err := sto.encode(item.Key, st.rec)
+		value, err := sto.encode(item.Key, st.rec, buf)
 		if err != nil {
 			return err
 		}
@@ -145,7 +174,7 @@ func (sto *store) swap(st *state, now time.Time, exp int32) error {
 		}
 		merged := st.replay(fresh)
 		merged.touched = now.Unix()
-		value, err := sto.encode(item.Key, merged)
+		value, err := sto.encode(item.Key, merged, buf)
 		if err != nil {
 			return err
 		}
@@ -191,13 +220,14 @@ func (sto *store) remove(st *state) error {
 	return nil
 }
 
-// encode encodes r, seals it for key and enforces MaxSize and the caps
-// on keys and flashes (so whatever is stored can be loaded again).
-func (sto *store) encode(key string, r *record) ([]byte, error) {
+// encode encodes r into buf, seals it for key and enforces MaxSize and the
+// caps on keys and flashes (so whatever is stored can be loaded again).
+func (sto *store) encode(key string, r *record, buf *[]byte) ([]byte, error) {
 	if err := r.overCaps(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
 	}
-	value := sto.records.seal(key, r.encode(nil))
+	*buf = r.encode((*buf)[:0])
+	value := sto.records.seal(key, *buf)
 	if len(value) > sto.opts.MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes encoded, MaxSize is %d", ErrTooLarge, len(value), sto.opts.MaxSize)
 	}
