@@ -366,3 +366,29 @@ func TestAuthenticatedFuncAndUnauthenticated(t *testing.T) {
 	}()
 	AuthenticatedFunc(nil)
 }
+
+func TestFailedLoginKeepsTheOldSession(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("server error")}
+	a := newApp(t, fo, Options{})
+	a.engine.GET("/cart", func(c *gin.Context) { Default(c).Set("cart", "apple") })
+	a.engine.GET("/login", func(c *gin.Context) {
+		fo.op = "add"
+		if err := Login(c, "alice"); err != nil {
+			Default(c).Set("login_error", true)
+			c.String(http.StatusInternalServerError, "try again")
+		}
+	})
+	a.engine.GET("/me", func(c *gin.Context) {
+		s := Default(c)
+		c.String(http.StatusOK, "%s|%s", s.GetString("cart"), s.GetString("user_name"))
+	})
+	a.get("/cart")
+	before := a.cookie
+	a.get("/login")
+	if a.cookie != before {
+		t.Error("a failed login replaced the cookie")
+	}
+	if got := a.get("/me").Body.String(); got != "apple|" {
+		t.Fatalf("after a failed login: %q, want the old session intact and not logged in", got)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 func TestOptionsValidation(t *testing.T) {
@@ -89,5 +91,22 @@ func TestOptionDefaults(t *testing.T) {
 		o.Replicas != 1 || o.MaxSize != DefaultMaxSize || len(o.Memcached) != 1 || o.Memcached[0] != "127.0.0.1:11211" ||
 		o.ErrorHandler == nil || o.Logger == nil || o.MaxIdleConns != DefaultMaxIdleConns {
 		t.Errorf("defaults: %+v", o)
+	}
+}
+
+func TestDefaultMaxSizeFitsMemcached(t *testing.T) {
+	a := newApp(t, backends()[0].client(t), Options{})
+	var saveErr error
+	a.engine.GET("/", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("blob", make([]byte, DefaultMaxSize-200))
+		saveErr = s.Save()
+	})
+	a.get("/")
+	if saveErr != nil {
+		t.Fatalf("a session just under DefaultMaxSize was refused: %v", saveErr)
+	}
+	if r := a.storedRecord(); r == nil || len(r.value("blob")) < DefaultMaxSize-200 {
+		t.Fatal("memcached did not keep a session just under DefaultMaxSize")
 	}
 }

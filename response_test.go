@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -170,23 +171,6 @@ func TestPanickingCommitAfterMiddlewareDoesNotReenter(t *testing.T) {
 	}
 }
 
-// A value that failed to encode is reported by Save even when the session
-// was destroyed in between.
-func TestDestroyKeepsEncodeError(t *testing.T) {
-	a := newApp(t, NewMemoryClient(), Options{})
-	var saveErr error
-	a.engine.GET("/", func(c *gin.Context) {
-		s := Default(c)
-		s.Set("bad", make(chan int))
-		_ = s.Destroy()
-		saveErr = s.Save()
-	})
-	a.get("/")
-	if saveErr == nil || !strings.Contains(saveErr.Error(), `"bad"`) {
-		t.Errorf("Save = %v, want the encode error naming \"bad\"", saveErr)
-	}
-}
-
 // A caller that keeps the session past the middleware and saves in batches
 // gets the "call Save" warning at most once per request.
 func TestLateWarningOncePerRequest(t *testing.T) {
@@ -281,5 +265,33 @@ func TestStoreFaultsAreLoggedAndRateLimited(t *testing.T) {
 	}
 	if !strings.Contains(a.logs.String(), "out of memory") {
 		t.Errorf("a failed commit was not logged:\n%s", a.logs.String())
+	}
+}
+
+func TestCookieAttributesFromOptions(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{CookieName: "sid", CookiePath: "/app", CookieDomain: "example.com",
+		InsecureCookie: true, SameSite: http.SameSiteStrictMode, Persistent: true, RememberFor: 2 * time.Hour})
+	a.engine.GET("/app", func(c *gin.Context) { Default(c).Set("a", 1) })
+	ck := sessionCookie(a.get("/app"), "sid")
+	if ck == nil || ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/app" ||
+		ck.Domain != "example.com" || ck.MaxAge != 7200 {
+		t.Fatalf("cookie %+v", ck)
+	}
+}
+
+func TestCacheControlKeptWhenHandlerSetsIt(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/", func(c *gin.Context) {
+		c.Header("Cache-Control", "private, max-age=0")
+		c.Header("Vary", "Accept-Encoding")
+		Default(c).Set("k", 1)
+		c.String(http.StatusOK, "x")
+	})
+	rec := a.get("/")
+	if got := rec.Header().Get("Cache-Control"); got != "private, max-age=0" {
+		t.Errorf("Cache-Control %q", got)
+	}
+	if got := rec.Header().Values("Vary"); !reflect.DeepEqual(got, []string{"Accept-Encoding", "Cookie"}) {
+		t.Errorf("Vary %v", got)
 	}
 }
