@@ -308,3 +308,10 @@ func BenchmarkUntouched(b *testing.B) {
 func BenchmarkUntouchedParallel(b *testing.B) {
 	each(b, untouchedNames, func(b *testing.B, n string) { runParallel(b, n, "/untouched", true) })
 }
+
+// BenchmarkUserParallel: an existing session; the handler reads the
+// logged-in user, with security stamps off and on (between checks, so no
+// stamp lookup), from concurrent goroutines. The two should be within noise.
+func BenchmarkUserParallel(b *testing.B) {
+	each(b, []string{"ginsession", "ginsession-stamp"}, func(b *testing.B, n string) { runParallel(b, n, "/me", true) })
+}

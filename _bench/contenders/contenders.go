@@ -18,6 +18,7 @@
 //	/write      existing session: increments n and responds with it
 //	/new        new visitor (no cookie): sets a value, creating the session
 //	/untouched  never touches the session (the middleware stays installed)
+//	/me         ginsession only: responds with ginsession.User (where security stamps are checked)
 package contenders
 
 import (
@@ -73,6 +74,8 @@ func New(name, addr string, maxIdleConns int) (*gin.Engine, bool) {
 		return Floor(NewClient(addr, maxIdleConns)), true
 	case "ginsession":
 		return Ginsession(addr, maxIdleConns), true
+	case "ginsession-stamp":
+		return GinsessionStamp(addr, maxIdleConns), true
 	case "gincontrib":
 		return GinContrib(NewClient(addr, maxIdleConns)), true
 	}
@@ -162,20 +165,38 @@ func newID() string {
 // Ginsession returns the ginsession engine, with its memcached client built
 // by ginsession from addr and maxIdleConns.
 func Ginsession(addr string, maxIdleConns int) *gin.Engine {
+	return ginsessionEngine(ginsession.Options{Memcached: []string{addr}, MaxIdleConns: maxIdleConns})
+}
+
+// GinsessionStamp returns the ginsession engine with security stamps on
+// (Options.UserStamp, checked once an hour, so reads fall between checks)
+// and a /login that logs in with ginsession.Login, which records the stamp.
+// /me reads the user, which is where the stamp is checked.
+func GinsessionStamp(addr string, maxIdleConns int) *gin.Engine {
+	return ginsessionEngine(ginsession.Options{
+		Memcached:    []string{addr},
+		MaxIdleConns: maxIdleConns,
+		UserStamp:    func(*gin.Context, string) (string, error) { return "stamp-1", nil },
+		StampCheck:   time.Hour,
+	})
+}
+
+// ginsessionEngine builds the ginsession routes over o (Secret, cookie and
+// timeout settings filled in).
+func ginsessionEngine(o ginsession.Options) *gin.Engine {
+	o.Secret, o.InsecureCookie, o.CookieName = Secret, true, CookieName
+	o.IdleTimeout = IdleSeconds * time.Second
 	r := gin.New()
-	r.Use(ginsession.New(ginsession.Options{
-		Memcached:      []string{addr},
-		Secret:         Secret,
-		InsecureCookie: true,
-		MaxIdleConns:   maxIdleConns,
-		CookieName:     CookieName,
-		IdleTimeout:    IdleSeconds * time.Second,
-	}))
+	r.Use(ginsession.New(o))
 	r.GET("/login", func(c *gin.Context) {
-		s := ginsession.Default(c)
-		s.Set("user_name", User)
-		s.Set("n", 0)
+		if err := ginsession.Login(c, User); err != nil {
+			return
+		}
+		ginsession.Default(c).Set("n", 0)
 		c.String(http.StatusOK, "ok")
+	})
+	r.GET("/me", func(c *gin.Context) {
+		c.String(http.StatusOK, ginsession.User(c))
 	})
 	r.GET("/new", func(c *gin.Context) {
 		ginsession.Default(c).Set("visits", 1)
