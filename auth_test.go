@@ -392,3 +392,31 @@ func TestFailedLoginKeepsTheOldSession(t *testing.T) {
 		t.Fatalf("after a failed login: %q, want the old session intact and not logged in", got)
 	}
 }
+
+// A login racing with a logout in another tab still logs the user in, in a
+// fresh session, and never brings the logged-out session back.
+func TestLoginWhileTheOldSessionIsLoggedOut(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/visit", func(c *gin.Context) { Default(c).Set("cart", "full") })
+		a.get("/visit")
+		old := a.cookie
+		var loginErr error
+		rec := a.logoutDuring(old, func(c *gin.Context, _ *Session) { loginErr = Login(c, "bob") })
+		if loginErr != nil {
+			t.Fatalf("Login: %v", loginErr)
+		}
+		ck := sessionCookie(rec, a.m.opts.CookieName)
+		if ck == nil || ck.Value == "" || ck.MaxAge < 0 {
+			t.Fatalf("login sent no session cookie: %v", rec.Header().Values("Set-Cookie"))
+		}
+		if _, err := client.Get(a.m.key(old[:idLen])); !isMiss(err) {
+			t.Errorf("the logged-out session was written back (err %v)", err)
+		}
+		a.cookie = ck.Value
+		r := a.storedRecord()
+		if r == nil || string(r.value("user_name")) != "\xa3bob" || r.count() != 1 {
+			t.Errorf("the new session holds %v, want only user_name=bob", r)
+		}
+	})
+}
