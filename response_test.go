@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-gonic/gin"
 )
 
@@ -83,34 +82,6 @@ func TestCookieSettingResponseIsNeverPublic(t *testing.T) {
 			t.Errorf("a response without a cookie: Cache-Control %q, want the handler's", cc)
 		}
 	})
-}
-
-// getPanickingClient panics on Get, as a broken custom Client might.
-type getPanickingClient struct{ Client }
-
-func (getPanickingClient) Get(string) (*memcache.Item, error) { panic("get exploded") }
-
-// A panic inside the lazy load (a custom Client or Logger) must not leave
-// the session locked: the recovery middleware's 500 goes out, the request
-// does not hang.
-func TestPanicInLoadDoesNotHang(t *testing.T) {
-	a := newApp(t, getPanickingClient{NewMemoryClient()}, Options{})
-	a.cookie = a.m.cookies.encode(newID()) // a valid cookie, so the load calls Get
-	a.engine = gin.New()
-	a.engine.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
-		c.AbortWithStatus(http.StatusInternalServerError)
-	}), a.m.Handler())
-	a.engine.GET("/", func(c *gin.Context) { _ = Default(c).Get("x") })
-	done := make(chan int, 1)
-	go func() { done <- a.get("/").Code }()
-	select {
-	case code := <-done:
-		if code != http.StatusInternalServerError {
-			t.Errorf("status %d, want the recovery's 500", code)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("request hung: the panicking load left the session locked and abandon deadlocked")
-	}
 }
 
 // An ErrorHandler answering a failed commit may use the session, but
@@ -225,49 +196,6 @@ func TestFailedLoginIsAnsweredByTheErrorHandler(t *testing.T) {
 	})
 }
 
-// A failed commit is logged even when the ErrorHandler is the application's
-// own and logs nothing, and an outage repeating one error is logged once per
-// interval with a count, not once per request.
-func TestStoreFaultsAreLoggedAndRateLimited(t *testing.T) {
-	clock := newFakeClock()
-	a := newApp(t, NewMemoryClient(), Options{ErrorHandler: func(c *gin.Context, err error) {
-		c.String(http.StatusServiceUnavailable, "down")
-	}})
-	a.m.now = clock.Now
-	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
-	a.engine.GET("/me", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
-	a.get("/login")
-	down := errors.New("memcache: connection refused")
-	a.store.fail.Store(&down)
-	for range 1000 {
-		if rec := a.get("/me"); rec.Code != http.StatusServiceUnavailable {
-			t.Fatalf("status %d during the outage", rec.Code)
-		}
-	}
-	if n := strings.Count(a.logs.String(), "connection refused"); n != 1 {
-		t.Fatalf("%d log lines for 1000 identical failures within one interval, want 1", n)
-	}
-	clock.Advance(faultLogEvery)
-	a.get("/me")
-	logs := a.logs.String()
-	if n := strings.Count(logs, "connection refused"); n != 2 || !strings.Contains(logs, "repeats_not_logged=999") {
-		t.Fatalf("after the interval: %d lines, want 2 with the 999 repeats counted:\n%s", n, logs)
-	}
-
-	// A failed commit (not a load) is logged too.
-	a.store.fail.Store(nil)
-	fo := &failOnce{Client: a.store, err: errors.New("SERVER_ERROR out of memory storing object")}
-	a.m.store.client = fo
-	a.engine.GET("/edit", func(c *gin.Context) { Default(c).Set("k", "v"); c.String(http.StatusOK, "ok") })
-	fo.op = "cas"
-	if rec := a.get("/edit"); rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("failed commit answered %d", rec.Code)
-	}
-	if !strings.Contains(a.logs.String(), "out of memory") {
-		t.Errorf("a failed commit was not logged:\n%s", a.logs.String())
-	}
-}
-
 func TestCookieAttributesFromOptions(t *testing.T) {
 	a := newApp(t, NewMemoryClient(), Options{CookieName: "sid", CookiePath: "/app", CookieDomain: "example.com",
 		InsecureCookie: true, SameSite: http.SameSiteStrictMode, Persistent: true, RememberFor: 2 * time.Hour})
@@ -293,5 +221,141 @@ func TestCacheControlKeptWhenHandlerSetsIt(t *testing.T) {
 	}
 	if got := rec.Header().Values("Vary"); !reflect.DeepEqual(got, []string{"Accept-Encoding", "Cookie"}) {
 		t.Errorf("Vary %v", got)
+	}
+}
+
+func TestSaveErrorBelongsToHandler(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("write timeout")}
+	a := newApp(t, fo, Options{})
+	faultRoutes(a)
+	var saveErr error
+	a.engine.GET("/save", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("user_name", "bob")
+		fo.op = "cas"
+		saveErr = s.Save()
+		s.Set("note", "after") // a later change still commits, merged onto the stored state
+		c.String(http.StatusOK, "handled")
+	})
+	a.get("/login")
+	rec := a.get("/save")
+	if saveErr == nil || !strings.Contains(saveErr.Error(), "ginsession: save session") {
+		t.Fatalf("Save error %v", saveErr)
+	}
+	if rec.Code != http.StatusOK || rec.Body.String() != "handled" {
+		t.Errorf("the handler's response was replaced: %d", rec.Code)
+	}
+	r := a.storedRecord()
+	if string(r.value("user_name")) != "\xa5alice" {
+		t.Errorf("the failed change was retried by the automatic commit: %q", r.value("user_name"))
+	}
+	if string(r.value("note")) != "\xa5after" {
+		t.Errorf("a change made after the failed Save was lost: %q", r.value("note"))
+	}
+}
+
+func TestCommitFailureReplacesResponse(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("server error")}
+	var handled error
+	a := newApp(t, fo, Options{ErrorHandler: func(c *gin.Context, err error) {
+		handled = err
+		c.String(http.StatusTeapot, "custom")
+	}})
+	a.engine.GET("/new", func(c *gin.Context) {
+		Default(c).Set("k", "v")
+		fo.op = "add"
+		c.JSON(http.StatusOK, gin.H{"ok": true})
+	})
+	rec := a.get("/new")
+	if rec.Code != http.StatusTeapot || rec.Body.String() != "custom" || handled == nil {
+		t.Fatalf("got %d %q (handler saw %v)", rec.Code, rec.Body.String(), handled)
+	}
+	if rec.Header().Get("Set-Cookie") != "" {
+		t.Error("cookie sent for a session that was not stored")
+	}
+}
+
+// A commit that fails just before the header answers with the error page;
+// the middleware must not then write the same changes again (a second
+// store timeout, or a change stored behind a "please retry" page).
+func TestFailedCommitIsNotRetried(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("write timeout")}
+	a := newApp(t, fo, Options{})
+	faultRoutes(a)
+	a.engine.GET("/change", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("user_name", "bob")
+		s.AddFlash("saved")
+		fo.op = "cas"
+		c.String(http.StatusOK, "changed")
+	})
+	a.get("/login")
+	before := a.store.cas.Load()
+	rec := a.get("/change")
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want the error page", rec.Code)
+	}
+	if n := a.store.cas.Load() - before; n != 1 {
+		t.Errorf("%d CompareAndSwap calls, want 1 (no retry after the error page)", n)
+	}
+	r := a.storedRecord()
+	if string(r.value("user_name")) != "\xa5alice" || len(r.flashes) != 0 {
+		t.Errorf("a change answered with the error page was stored: %q, flashes %q", r.value("user_name"), r.flashes)
+	}
+
+	// Nor is a change the handler makes after its response was replaced,
+	// automatically or by Save.
+	var saveErr error
+	a.engine.GET("/change-more", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("step1", "done")
+		fo.op = "cas"
+		c.String(http.StatusOK, "changed") // the commit fails: the error page
+		s.Set("step2", "done")
+		if c.Query("save") != "" {
+			saveErr = s.Save()
+		}
+	})
+	before = a.store.cas.Load()
+	if rec := a.get("/change-more"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want the error page", rec.Code)
+	}
+	if n := a.store.cas.Load() - before; n != 1 {
+		t.Errorf("%d CompareAndSwap calls, want 1", n)
+	}
+	if r := a.storedRecord(); r.value("step1") != nil || r.value("step2") != nil {
+		t.Errorf("changes behind the error page were stored: step1 %q, step2 %q", r.value("step1"), r.value("step2"))
+	}
+	if !strings.Contains(a.logs.String(), "changed after the store error response") {
+		t.Errorf("the dropped later change was not logged; logs:\n%s", a.logs.String())
+	}
+	a.get("/change-more?save=1")
+	if !errors.Is(saveErr, ErrHeaderWritten) {
+		t.Errorf("Save after the error page: %v, want ErrHeaderWritten", saveErr)
+	}
+	if r := a.storedRecord(); r.value("step2") != nil {
+		t.Errorf("Save stored a change behind the error page: %q", r.value("step2"))
+	}
+}
+
+func TestDefaultErrorHandler(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	faultRoutes(a)
+	down := errors.New("down")
+	a.store.fail.Store(&down)
+	a.cookie = newCookieCodec("session_id", testSecret, nil).encode(newID())
+	var errs []*gin.Error
+	a.engine.Use()
+	a.engine.GET("/errs", func(c *gin.Context) {
+		Default(c).Get("x")
+		errs = c.Errors
+	})
+	rec := a.get("/errs")
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+		!strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") {
+		t.Errorf("default error response: %d %v", rec.Code, rec.Header())
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "ginsession: load session") {
+		t.Errorf("c.Errors = %v", errs)
 	}
 }
