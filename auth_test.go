@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -419,4 +420,78 @@ func TestLoginWhileTheOldSessionIsLoggedOut(t *testing.T) {
 			t.Errorf("the new session holds %v, want only user_name=bob", r)
 		}
 	})
+}
+
+// A session's absolute Lifetime restarts at Login: a visitor whose
+// anonymous session is nearly Lifetime old is not logged out minutes after
+// logging in. A plain Regenerate (a periodic ID rotation) does not restart
+// it, or rotating IDs would keep a stolen session alive for ever.
+func TestLoginRestartsTheLifetime(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: 2 * time.Hour, Lifetime: 3 * time.Hour, RememberFor: 3 * time.Hour, Persistent: true})
+	a.engine.GET("/signin", func(c *gin.Context) {
+		if err := Login(c, "bob"); err != nil {
+			t.Errorf("Login: %v", err)
+		}
+	})
+	a.get("/login") // an anonymous session (alice stands in for any value)
+	clock.Advance(100 * time.Minute)
+	if a.get("/").Body.String() != "alice" { // a visit keeps it from idling out
+		t.Fatal("the session ended early")
+	}
+	clock.Advance(70 * time.Minute)
+	rec := a.get("/signin")
+	ck := sessionCookie(rec, "session_id")
+	if ck == nil || ck.MaxAge != int((3*time.Hour)/time.Second) {
+		t.Fatalf("login cookie %v, want Max-Age of a full Lifetime", ck)
+	}
+	clock.Advance(60 * time.Minute) // past the anonymous session's Lifetime
+	if got := a.get("/").Body.String(); got != "bob" {
+		t.Fatalf("logged out %v after login: user %q", time.Hour, got)
+	}
+
+	a.engine.GET("/rotate", func(c *gin.Context) {
+		if err := Default(c).Regenerate(); err != nil {
+			t.Errorf("Regenerate: %v", err)
+		}
+	})
+	for range 3 { // rotate every 50 minutes, past the login's Lifetime
+		clock.Advance(50 * time.Minute)
+		a.get("/rotate")
+	}
+	if got := a.get("/").Body.String(); got != "" {
+		t.Fatalf("rotating the ID kept the session past its Lifetime: user %q", got)
+	}
+}
+
+// A Login whose Save fails keeps the session's original Lifetime: the idle
+// refresh stored later in the same request must not get a memcached
+// expiration computed from the restarted Lifetime.
+func TestFailedLoginKeepsTheLifetime(t *testing.T) {
+	clock := newFakeClock()
+	fo := &failOnce{Client: newMemoryClient(clock.Now), err: errors.New("write timeout")}
+	a := newApp(t, fo, Options{IdleTimeout: 2 * time.Hour, Lifetime: 3 * time.Hour})
+	a.m.now = clock.Now
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	var loginErr error
+	a.engine.GET("/signin", func(c *gin.Context) {
+		fo.op = "add"
+		loginErr = Login(c, "bob")
+		c.String(http.StatusOK, "try again")
+	})
+	a.engine.GET("/", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("user_name")) })
+	a.get("/login")
+	id, _, _ := a.m.cookies.decode(a.cookie)
+	clock.Advance(100 * time.Minute)
+	if a.get("/").Body.String() != "alice" { // a visit keeps it from idling out
+		t.Fatal("the session ended early")
+	}
+	clock.Advance(70 * time.Minute) // 10 minutes of Lifetime left; an idle refresh is due
+	a.get("/signin")
+	if loginErr == nil {
+		t.Fatal("Login succeeded despite the failing store")
+	}
+	clock.Advance(15 * time.Minute)
+	if _, err := fo.Client.Get(a.m.key(id)); !isMiss(err) {
+		t.Fatalf("the session outlived its Lifetime in memcached (err %v): the refresh used the failed Login's restarted Lifetime", err)
+	}
 }

@@ -12,6 +12,37 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// The headers a session adds to the response: its cookie, "Vary: Cookie"
+// and a Cache-Control that no shared cache may store.
+
+func TestCookieAttributesFromOptions(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{CookieName: "sid", CookiePath: "/app", CookieDomain: "example.com",
+		InsecureCookie: true, SameSite: http.SameSiteStrictMode, Persistent: true, RememberFor: 2 * time.Hour})
+	a.engine.GET("/app", func(c *gin.Context) { Default(c).Set("a", 1) })
+	ck := sessionCookie(a.get("/app"), "sid")
+	if ck == nil || ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/app" ||
+		ck.Domain != "example.com" || ck.MaxAge != 7200 {
+		t.Fatalf("cookie %+v", ck)
+	}
+}
+
+func TestCacheControlKeptWhenHandlerSetsIt(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/", func(c *gin.Context) {
+		c.Header("Cache-Control", "private, max-age=0")
+		c.Header("Vary", "Accept-Encoding")
+		Default(c).Set("k", 1)
+		c.String(http.StatusOK, "x")
+	})
+	rec := a.get("/")
+	if got := rec.Header().Get("Cache-Control"); got != "private, max-age=0" {
+		t.Errorf("Cache-Control %q", got)
+	}
+	if got := rec.Header().Values("Vary"); !reflect.DeepEqual(got, []string{"Accept-Encoding", "Cookie"}) {
+		t.Errorf("Vary %v", got)
+	}
+}
+
 // A response that sets or expires the session cookie is never storable by a
 // shared cache, whatever policy the handler chose: a CDN could otherwise hand
 // one visitor's session to many.
@@ -84,61 +115,90 @@ func TestCookieSettingResponseIsNeverPublic(t *testing.T) {
 	})
 }
 
-// An ErrorHandler answering a failed commit may use the session, but
-// nothing it changes is stored: the client is being told the request
-// failed.
-func TestSaveInsideErrorHandlerStoresNothing(t *testing.T) {
-	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("write timeout")}
-	a := newApp(t, fo, Options{})
+// When a commit may still send the cookie: while the chain runs and the
+// header has not gone out.
+
+// A middleware installed before ginsession can still create a session
+// after c.Next returns by writing the response itself (the pre-header hook
+// stores it and sends the cookie). Save cannot: gin may send the header
+// without the hook, so it returns ErrHeaderWritten for a new or
+// regenerated session rather than store one no cookie points to (or delete
+// the old ID of a visitor who then keeps it).
+func TestNewSessionFromAnOuterMiddleware(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
 	var saveErr error
-	a.m.opts.ErrorHandler = func(c *gin.Context, err error) {
+	a.engine = gin.New()
+	a.engine.Use(func(c *gin.Context) {
+		c.Next()
 		s := Default(c)
-		s.Set("from_error_handler", "yes")
-		saveErr = s.Save()
-		c.String(http.StatusServiceUnavailable, "down")
-	}
+		switch c.Request.URL.Path {
+		case "/write":
+			s.Set("after", "x")
+			c.String(http.StatusOK, "outer")
+		case "/save":
+			s.Set("after", "x")
+			saveErr = s.Save()
+		case "/rotate":
+			_ = s.Regenerate()
+			saveErr = s.Save()
+		}
+	}, a.m.Handler())
+	a.engine.GET("/write", func(*gin.Context) {}) // writes nothing
+	a.engine.GET("/save", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	a.engine.GET("/rotate", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
-	a.engine.GET("/edit", func(c *gin.Context) {
-		Default(c).Set("k", "v")
-		c.String(http.StatusOK, "ok")
-	})
+
+	rec := a.get("/write")
+	if sessionCookie(rec, "session_id") == nil {
+		t.Fatalf("the outer middleware's response carries no session cookie; headers %v", rec.Header())
+	}
+	if r := a.storedRecord(); r == nil || string(r.value("after")) != "\xa1x" {
+		t.Errorf("stored %v", r)
+	}
+
+	a.cookie = ""
+	writes := a.store.writes()
+	rec = a.get("/save")
+	if !errors.Is(saveErr, ErrHeaderWritten) || sessionCookie(rec, "session_id") != nil || a.store.writes() != writes {
+		t.Errorf("Save of a new session after the chain: %v, cookie %v, %d writes; want ErrHeaderWritten and nothing stored",
+			saveErr, sessionCookie(rec, "session_id"), a.store.writes()-writes)
+	}
+
 	a.get("/login")
-	fo.op = "cas"
-	if rec := a.get("/edit"); rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("status %d, want the ErrorHandler's 503", rec.Code)
+	rec = a.get("/rotate")
+	if !errors.Is(saveErr, ErrHeaderWritten) || sessionCookie(rec, "session_id") != nil {
+		t.Errorf("Regenerate+Save after the chain: %v, cookie %v; want ErrHeaderWritten", saveErr, sessionCookie(rec, "session_id"))
 	}
-	if saveErr == nil || !errors.Is(saveErr, ErrHeaderWritten) {
-		t.Errorf("Save inside the ErrorHandler returned %v, want errAfterErrorResponse", saveErr)
-	}
-	if r := a.storedRecord(); r.value("from_error_handler") != nil {
-		t.Errorf("a change made during the error page was stored")
+	if r := a.storedRecord(); r == nil || string(r.value("user_name")) != "\xa5alice" {
+		t.Errorf("the visitor's session must survive a Regenerate that could not be sent: %v", r)
 	}
 }
 
-// A commit that panics when an outer middleware writes after ginsession
-// returned is not re-entered by the recovery middleware's own response.
-func TestPanickingCommitAfterMiddlewareDoesNotReenter(t *testing.T) {
-	a := newApp(t, panickingClient{NewMemoryClient()}, Options{})
-	a.engine = gin.New()
-	a.engine.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
-		c.AbortWithStatus(http.StatusInternalServerError)
-	}), func(c *gin.Context) {
-		c.Next()
-		Default(c).Set("late", "x") // an outer middleware changing the session
-		c.String(http.StatusOK, "outer")
-	}, a.m.Handler())
-	a.engine.GET("/", func(c *gin.Context) {})
-	var code int
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				t.Errorf("the recovery middleware itself panicked: %v", p)
-			}
+// A goroutine that the handler starts (after using the session) and waits
+// for may Save while the handler writes the response: Save must not read
+// gin's writer state, which the handler changes (the race detector checks).
+func TestSaveFromAGoroutineWhileTheHandlerWrites(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	var saveErr error
+	a.engine.GET("/work", func(c *gin.Context) {
+		s := Default(c)
+		s.Has("user_name")
+		done := make(chan error)
+		go func() {
+			s.Set("progress", 1)
+			done <- s.Save()
 		}()
-		code = a.get("/").Code
-	}()
-	if code != 0 && code != http.StatusInternalServerError {
-		t.Errorf("status %d, want the recovery's 500", code)
+		c.String(http.StatusOK, "working")
+		saveErr = <-done
+	})
+	a.get("/login")
+	a.get("/work")
+	if saveErr != nil {
+		t.Fatalf("Save: %v", saveErr)
+	}
+	if r := a.storedRecord(); r == nil || string(r.value("progress")) != "\x01" {
+		t.Errorf("stored %v", r)
 	}
 }
 
@@ -162,67 +222,8 @@ func TestLateWarningOncePerRequest(t *testing.T) {
 	}
 }
 
-// With memcached down, a login handler written as the README shows (return
-// on the error) must not answer 200 with an empty page: the ErrorHandler
-// answers, the error is on c.Errors and in the log.
-func TestFailedLoginIsAnsweredByTheErrorHandler(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, client Client) {
-		a := newApp(t, client, Options{})
-		var errs []string
-		a.engine.Use(func(c *gin.Context) {}) // keep the chain shape of a real app
-		a.engine.POST("/login", func(c *gin.Context) {
-			defer func() { errs = c.Errors.Errors() }()
-			if err := Login(c, "alice"); err != nil {
-				return
-			}
-			c.Redirect(http.StatusSeeOther, "/")
-		})
-		down := errors.New("dial tcp 127.0.0.1:11211: connect: connection refused")
-		a.store.fail.Store(&down)
-		rec := a.do(http.MethodPost, "/login", nil)
-		if rec.Code != http.StatusServiceUnavailable || sessionCookie(rec, "session_id") != nil {
-			t.Fatalf("failed login answered %d, cookies %v; want the ErrorHandler's 503 and no cookie", rec.Code, rec.Header().Values("Set-Cookie"))
-		}
-		if len(errs) == 0 || !strings.Contains(strings.Join(errs, "\n"), "connection refused") {
-			t.Errorf("c.Errors = %q, want the store error", errs)
-		}
-		if !strings.Contains(a.logs.String(), "connection refused") {
-			t.Errorf("the failed login was not logged:\n%s", a.logs.String())
-		}
-		a.store.fail.Store(nil)
-		if rec := a.do(http.MethodPost, "/login", nil); rec.Code != http.StatusSeeOther || a.cookie == "" {
-			t.Errorf("login after memcached came back: %d, cookie %q", rec.Code, a.cookie)
-		}
-	})
-}
-
-func TestCookieAttributesFromOptions(t *testing.T) {
-	a := newApp(t, NewMemoryClient(), Options{CookieName: "sid", CookiePath: "/app", CookieDomain: "example.com",
-		InsecureCookie: true, SameSite: http.SameSiteStrictMode, Persistent: true, RememberFor: 2 * time.Hour})
-	a.engine.GET("/app", func(c *gin.Context) { Default(c).Set("a", 1) })
-	ck := sessionCookie(a.get("/app"), "sid")
-	if ck == nil || ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/app" ||
-		ck.Domain != "example.com" || ck.MaxAge != 7200 {
-		t.Fatalf("cookie %+v", ck)
-	}
-}
-
-func TestCacheControlKeptWhenHandlerSetsIt(t *testing.T) {
-	a := newApp(t, NewMemoryClient(), Options{})
-	a.engine.GET("/", func(c *gin.Context) {
-		c.Header("Cache-Control", "private, max-age=0")
-		c.Header("Vary", "Accept-Encoding")
-		Default(c).Set("k", 1)
-		c.String(http.StatusOK, "x")
-	})
-	rec := a.get("/")
-	if got := rec.Header().Get("Cache-Control"); got != "private, max-age=0" {
-		t.Errorf("Cache-Control %q", got)
-	}
-	if got := rec.Header().Values("Vary"); !reflect.DeepEqual(got, []string{"Accept-Encoding", "Cookie"}) {
-		t.Errorf("Vary %v", got)
-	}
-}
+// Store failures: a failed Save is the handler's to answer; a failed
+// automatic commit (or load) is answered by the ErrorHandler's error page.
 
 func TestSaveErrorBelongsToHandler(t *testing.T) {
 	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("write timeout")}
@@ -357,5 +358,97 @@ func TestDefaultErrorHandler(t *testing.T) {
 	}
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "ginsession: load session") {
 		t.Errorf("c.Errors = %v", errs)
+	}
+}
+
+// An ErrorHandler answering a failed commit may use the session, but
+// nothing it changes is stored: the client is being told the request
+// failed.
+func TestSaveInsideErrorHandlerStoresNothing(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("write timeout")}
+	a := newApp(t, fo, Options{})
+	var saveErr error
+	a.m.opts.ErrorHandler = func(c *gin.Context, err error) {
+		s := Default(c)
+		s.Set("from_error_handler", "yes")
+		saveErr = s.Save()
+		c.String(http.StatusServiceUnavailable, "down")
+	}
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	a.engine.GET("/edit", func(c *gin.Context) {
+		Default(c).Set("k", "v")
+		c.String(http.StatusOK, "ok")
+	})
+	a.get("/login")
+	fo.op = "cas"
+	if rec := a.get("/edit"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want the ErrorHandler's 503", rec.Code)
+	}
+	if saveErr == nil || !errors.Is(saveErr, ErrHeaderWritten) {
+		t.Errorf("Save inside the ErrorHandler returned %v, want errAfterErrorResponse", saveErr)
+	}
+	if r := a.storedRecord(); r.value("from_error_handler") != nil {
+		t.Errorf("a change made during the error page was stored")
+	}
+}
+
+// With memcached down, a login handler written as the README shows (return
+// on the error) must not answer 200 with an empty page: the ErrorHandler
+// answers, the error is on c.Errors and in the log.
+func TestFailedLoginIsAnsweredByTheErrorHandler(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		var errs []string
+		a.engine.Use(func(c *gin.Context) {}) // keep the chain shape of a real app
+		a.engine.POST("/login", func(c *gin.Context) {
+			defer func() { errs = c.Errors.Errors() }()
+			if err := Login(c, "alice"); err != nil {
+				return
+			}
+			c.Redirect(http.StatusSeeOther, "/")
+		})
+		down := errors.New("dial tcp 127.0.0.1:11211: connect: connection refused")
+		a.store.fail.Store(&down)
+		rec := a.do(http.MethodPost, "/login", nil)
+		if rec.Code != http.StatusServiceUnavailable || sessionCookie(rec, "session_id") != nil {
+			t.Fatalf("failed login answered %d, cookies %v; want the ErrorHandler's 503 and no cookie", rec.Code, rec.Header().Values("Set-Cookie"))
+		}
+		if len(errs) == 0 || !strings.Contains(strings.Join(errs, "\n"), "connection refused") {
+			t.Errorf("c.Errors = %q, want the store error", errs)
+		}
+		if !strings.Contains(a.logs.String(), "connection refused") {
+			t.Errorf("the failed login was not logged:\n%s", a.logs.String())
+		}
+		a.store.fail.Store(nil)
+		if rec := a.do(http.MethodPost, "/login", nil); rec.Code != http.StatusSeeOther || a.cookie == "" {
+			t.Errorf("login after memcached came back: %d, cookie %q", rec.Code, a.cookie)
+		}
+	})
+}
+
+// A commit that panics when an outer middleware writes after ginsession
+// returned is not re-entered by the recovery middleware's own response.
+func TestPanickingCommitAfterMiddlewareDoesNotReenter(t *testing.T) {
+	a := newApp(t, panickingClient{NewMemoryClient()}, Options{})
+	a.engine = gin.New()
+	a.engine.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}), func(c *gin.Context) {
+		c.Next()
+		Default(c).Set("late", "x") // an outer middleware changing the session
+		c.String(http.StatusOK, "outer")
+	}, a.m.Handler())
+	a.engine.GET("/", func(c *gin.Context) {})
+	var code int
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Errorf("the recovery middleware itself panicked: %v", p)
+			}
+		}()
+		code = a.get("/").Code
+	}()
+	if code != 0 && code != http.StatusInternalServerError {
+		t.Errorf("status %d, want the recovery's 500", code)
 	}
 }
