@@ -481,6 +481,23 @@ func httptestRequest(target string) *http.Request {
 // discardLogger drops all log output.
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// discardWriter is a minimal reusable http.ResponseWriter.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+func (w *discardWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(p), nil
+}
+
 // The fuzz targets' secrets: the current one and an old one still accepted,
 // shared by the cookie and the record fuzzers.
 const (

@@ -6,7 +6,38 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/ginsession/ginsession/internal/clientcontract"
 )
+
+// TestContract runs the Client contract (internal/clientcontract) against a
+// real memcached process and against the memory client, with the real clock
+// and with a fake clock where expiry would otherwise need waiting. A case
+// that passes on memcached and fails on the memory client is a bug in
+// memory.go. (memcluster runs the same table against a cluster.)
+func TestContract(t *testing.T) {
+	t.Run("memcached", func(t *testing.T) {
+		t.Parallel()
+		clientcontract.Run(t, func(t *testing.T) clientcontract.Client { return contractMemcached(t) })
+	})
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		clientcontract.Run(t, func(*testing.T) clientcontract.Client { return NewMemoryClient() })
+	})
+	t.Run("memory-fakeclock", func(t *testing.T) {
+		t.Parallel()
+		clientcontract.RunFakeClock(t, func(_ *testing.T, now func() time.Time) clientcontract.Client {
+			return newMemoryClient(now)
+		})
+	})
+}
+
+// contractMemcached returns a client of the shared memcached server.
+func contractMemcached(t *testing.T) *memcache.Client {
+	c := memcache.New(requireMemcached(t))
+	c.MaxIdleConns = 32
+	c.Timeout = 5 * time.Second // -race and 1 MiB values
+	return c
+}
 
 // Expired items nobody reads again (one-off visitors) must not pile up in a
 // long-running process: stores drop them as the store grows.

@@ -1,11 +1,13 @@
 package ginsession
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-gonic/gin"
 )
 
@@ -109,4 +111,29 @@ func TestDefaultMaxSizeFitsMemcached(t *testing.T) {
 	if r := a.storedRecord(); r == nil || len(r.value("blob")) < DefaultMaxSize-200 {
 		t.Fatal("memcached did not keep a session just under DefaultMaxSize")
 	}
+}
+
+// TestDefaultMaxSizeFits checks, on both stores, that a session of
+// DefaultMaxSize bytes under a key as long as the default one
+// ("ginsession:" + 43) and then some is stored, read back and replaced.
+func TestDefaultMaxSizeFits(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, c Client) {
+		k := uniquePrefix()
+		k += strings.Repeat("k", 60-len(k))
+		v := bytes.Repeat([]byte{0xa5}, DefaultMaxSize)
+		if err := c.Add(&memcache.Item{Key: k, Value: v, Expiration: 60}); err != nil {
+			t.Fatalf("Add of DefaultMaxSize (%d) bytes with a 60-byte key: %v", DefaultMaxSize, err)
+		}
+		it, err := c.Get(k)
+		if err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+		if !bytes.Equal(it.Value, v) {
+			t.Fatalf("Get returned %d bytes, want the %d stored", len(it.Value), len(v))
+		}
+		it.Value[0] ^= 0xff
+		if err := c.CompareAndSwap(it); err != nil {
+			t.Fatalf("CompareAndSwap of DefaultMaxSize bytes: %v", err)
+		}
+	})
 }
