@@ -3,6 +3,7 @@ package ginsession
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -15,8 +16,9 @@ const faultLogEvery = 10 * time.Second
 // maxFaultKinds bounds the distinct faults remembered between lines.
 const maxFaultKinds = 64
 
-// faultLog logs store faults, each distinct one (message and error text) at
-// most once per faultLogEvery, with the count of repeats it left out.
+// faultLog logs store faults, each distinct one (message and the error's
+// text with its numbers masked) at most once per faultLogEvery, with the
+// count of repeats it left out.
 type faultLog struct {
 	logger *slog.Logger
 	now    func() time.Time
@@ -39,7 +41,7 @@ func newFaultLog(logger *slog.Logger, now func() time.Time) *faultLog {
 // than faultLogEvery ago; the next line it writes says how many repeats
 // were left out.
 func (f *faultLog) log(level slog.Level, msg string, err error) {
-	key := msg + "\x00" + err.Error()
+	key := msg + "\x00" + faultShape(err.Error())
 	now := f.now()
 	f.mu.Lock()
 	c := f.seen[key]
@@ -63,4 +65,16 @@ func (f *faultLog) log(level slog.Level, msg string, err error) {
 		return
 	}
 	f.logger.Log(context.Background(), level, msg, "error", err)
+}
+
+// faultShape masks the digits of an error's text, so that one fault seen on
+// many connections ("read tcp 127.0.0.1:53122->127.0.0.1:11211: i/o
+// timeout", a new local port each time) counts as one.
+func faultShape(text string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '#'
+		}
+		return r
+	}, text)
 }

@@ -2,6 +2,8 @@ package ginsession
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -49,5 +51,24 @@ func TestStoreFaultsAreLoggedAndRateLimited(t *testing.T) {
 	}
 	if !strings.Contains(a.logs.String(), "out of memory") {
 		t.Errorf("a failed commit was not logged:\n%s", a.logs.String())
+	}
+}
+
+// One fault seen on many connections (a timeout names a new local port
+// each time) is rate-limited as one; another fault is not hidden by it.
+func TestFaultLogGroupsOneFaultAcrossConnections(t *testing.T) {
+	var buf logBuffer
+	clock := newFakeClock()
+	f := newFaultLog(slog.New(slog.NewTextHandler(&buf, nil)), clock.Now)
+	for port := 40000; port < 40100; port++ {
+		f.log(slog.LevelError, "ginsession: session store failed", fmt.Errorf("read tcp 127.0.0.1:%d->127.0.0.1:11211: i/o timeout", port))
+	}
+	f.log(slog.LevelError, "ginsession: session store failed", errors.New("memcache: connection refused"))
+	logs := buf.String()
+	if n := strings.Count(logs, "i/o timeout"); n != 1 {
+		t.Errorf("%d lines for one timeout on 100 connections, want 1:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "connection refused") {
+		t.Errorf("a different fault was suppressed:\n%s", logs)
 	}
 }
