@@ -64,11 +64,20 @@ func (o *Options) alive(r *record, now time.Time) bool {
 	return r.persistent || t < r.touched+int64(o.IdleTimeout/time.Second)
 }
 
-// refreshDue reports whether the idle deadline should be pushed forward:
-// at most once per quarter of IdleTimeout, and never for a persistent
-// session, whose end is fixed.
+// refreshDue reports whether the session is due for a refresh write: at
+// most once per quarter of IdleTimeout. It pushes a browser session's idle
+// deadline forward; a persistent session's end is fixed, but the write
+// still copies it to every replica, so a cluster heals remembered sessions
+// too.
 func (o *Options) refreshDue(r *record, now time.Time) bool {
-	return !r.persistent && now.Unix()-r.touched >= int64(o.IdleTimeout/time.Second/4)
+	return now.Unix()-r.touched >= int64(o.IdleTimeout/time.Second/4)
+}
+
+// forgottenStart returns the creation time a remembered session takes when
+// "remember me" is turned off: its Lifetime then runs from now, but never
+// past the end its RememberFor promised.
+func (o *Options) forgottenStart(created int64, now time.Time) int64 {
+	return min(now.Unix(), created+int64(o.RememberFor/time.Second)-int64(o.Lifetime/time.Second))
 }
 
 // cookieMaxAge returns the Max-Age of a persistent session's cookie: the

@@ -208,3 +208,66 @@ func TestRememberForBeyond30DaysInMemcached(t *testing.T) {
 		}
 	})
 }
+
+// Turning "remember me" off on a session older than Lifetime keeps the
+// visitor logged in as a browser session (stored as such, its other
+// changes kept) whose Lifetime runs from then, never past what RememberFor
+// promised.
+func TestForgettingAnOldRememberedSession(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: 24 * time.Hour, Lifetime: 24 * time.Hour, RememberFor: 30 * 24 * time.Hour})
+	a.engine.GET("/remember", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("user_name", "alice")
+		s.SetPersistent(true)
+	})
+	var saveErr error
+	a.engine.GET("/forget", func(c *gin.Context) {
+		s := Default(c)
+		s.SetPersistent(false)
+		s.Set("note", "forgot")
+		saveErr = s.Save()
+	})
+	a.get("/remember")
+	clock.Advance(48 * time.Hour) // past Lifetime, within RememberFor
+	rec := a.get("/forget")
+	if saveErr != nil {
+		t.Fatalf("Save after SetPersistent(false) = %v", saveErr)
+	}
+	if ck := sessionCookie(rec, "session_id"); ck == nil || ck.MaxAge != 0 {
+		t.Errorf("cookie after forgetting %v, want a browser-session cookie", ck)
+	}
+	r := a.storedRecord()
+	if r == nil || r.persistent || string(r.value("note")) != "\xa6forgot" {
+		t.Fatalf("stored after forgetting: %+v", r)
+	}
+	clock.Advance(23 * time.Hour)
+	if got := a.get("/").Body.String(); got != "alice" {
+		t.Errorf("forgotten session ended before its new Lifetime: %q", got)
+	}
+
+	// Near the end of RememberFor, forgetting cannot stretch the session.
+	a.cookie = ""
+	a.get("/remember")
+	clock.Advance(29*24*time.Hour + 12*time.Hour) // 12 h of RememberFor left
+	a.get("/forget")
+	clock.Advance(13 * time.Hour)
+	if got := a.get("/").Body.String(); got != "" {
+		t.Errorf("forgetting stretched the session past RememberFor: %q", got)
+	}
+}
+
+// A remembered session that is read gets the same refresh write as a browser
+// session (its end stays fixed), so every replica of a cluster holds it.
+func TestRememberedSessionIsRefreshed(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: 20 * time.Minute, Persistent: true})
+	a.get("/login")
+	before := a.storedRecord()
+	writes := a.store.writes()
+	clock.Advance(6 * time.Minute) // past a quarter of IdleTimeout
+	a.get("/")
+	after := a.storedRecord()
+	if a.store.writes() != writes+1 || after.touched != clock.Now().Unix() || after.created != before.created {
+		t.Errorf("read of a remembered session: %d writes, touched %d (now %d), created %d→%d; want one refresh keeping created",
+			a.store.writes()-writes, after.touched, clock.Now().Unix(), before.created, after.created)
+	}
+}

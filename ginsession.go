@@ -268,11 +268,19 @@ func (s *Session) Flashes() []any {
 // Max-Age of the time left, so it survives a browser restart. Otherwise the
 // session ends after IdleTimeout without use or Lifetime in all, and its
 // cookie ends with the browser session.
+//
+// Turning it off on a remembered session keeps the visitor logged in as a
+// browser session: its Lifetime then runs from now, but never past the end
+// its remember-me period promised.
 func (s *Session) SetPersistent(on bool) {
 	_ = s.with(func(st *state) {
-		if st.setPersistent(on) {
-			s.changed()
+		if !st.setPersistent(on) {
+			return
 		}
+		if !on {
+			st.rec.created = s.m.opts.forgottenStart(st.rec.created, s.m.now())
+		}
+		s.changed()
 	})
 }
 

@@ -71,6 +71,13 @@ func New(opts Options) gin.HandlerFunc {
 // panics, the request's unsaved changes are dropped (as Django and Rails
 // do): a recovery middleware installed before ginsession then sends its
 // error page without storing a half-made change or a new session's cookie.
+//
+// The first use wraps c.Writer as it is then. A middleware installed after
+// ginsession that replaces c.Writer and later restores it (a timeout or
+// buffering middleware) takes the hook out of the chain for what is written
+// after the restore: install it before ginsession, or use the session
+// before it. engine.HandleContext starts the context afresh: Save what the
+// first handler changed before calling it.
 func (m *Manager) Handler() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Set(m.ctxKey, m) // Default makes the session on first use

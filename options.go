@@ -156,7 +156,11 @@ type Options struct {
 	// session whose last check is older than StampCheck asks again, and a
 	// different stamp ends the session: every other device of that user is
 	// logged out within StampCheck. An error fails closed: the ErrorHandler
-	// answers. nil (the default) turns the check off at no cost.
+	// answers. nil (the default) turns the check off at no cost. Only those
+	// three read the user through the check: a route that reads UserKey
+	// with Get or GetString itself must be behind Authenticated (or call
+	// User first) to be covered. A session logged in before the feature was
+	// turned on has no stamp and ends at its first check.
 	UserStamp func(c *gin.Context, user string) (string, error)
 
 	// StampCheck is how often a session re-checks its user's stamp; between

@@ -322,7 +322,7 @@ func (st *state) replay(fresh *record) *record {
 	}
 	out.flashes = append(removeFlashes(out.flashes, st.ch.flashTaken), st.ch.flashAdded...)
 	if st.ch.persistent {
-		out.persistent = st.rec.persistent
+		out.persistent, out.created = st.rec.persistent, st.rec.created
 	}
 	if st.ch.guard {
 		out.stamp, out.stampChecked = st.rec.stamp, st.rec.stampChecked

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -36,55 +37,44 @@ func (s *Session) scanChecked(key string, raw []byte, dst any) error {
 }
 
 // checkIntegers reports an integer that msgpack truncated on its way into
-// dst: the decoded value, encoded again, must hold the same integers as raw
-// wherever both have one (keys a struct ignores are skipped).
+// dst: it walks the stored value and the decoded one side by side and
+// compares every integer the stored value holds with what dst received
+// (msgpack sets integer fields without a range check). Keys dst has no
+// field for are skipped.
 func (s *Session) checkIntegers(raw []byte, dst any) error {
 	switch dst.(type) {
 	case *string, *[]byte, *bool, *float64, *float32, *time.Time, *any, *map[string]any, *[]any:
 		return nil // no integer can be truncated into these
 	}
-	again, err := s.m.values.encode(reflect.ValueOf(dst).Elem().Interface())
-	if err != nil {
-		return nil // not re-encodable (a custom decoder): nothing to compare
-	}
 	want, err := decodeValue(raw)
 	if err != nil {
-		return nil
+		return nil // msgpack read it; nothing to compare with
 	}
-	got, err := decodeValue(again)
-	if err != nil {
-		return nil
-	}
-	return sameIntegers(want, got, "value")
+	return sameIntegers(want, reflect.ValueOf(dst).Elem(), "value")
 }
 
-// sameIntegers walks two decoded values side by side and reports the first
-// integer that differs.
-func sameIntegers(want, got any, path string) error {
+// sameIntegers compares the decoded stored value want with got, the Go
+// value it was read into, and reports the first integer that differs.
+func sameIntegers(want any, got reflect.Value, path string) error {
+	for got.Kind() == reflect.Pointer || got.Kind() == reflect.Interface {
+		if got.IsNil() {
+			return nil
+		}
+		got = got.Elem()
+	}
 	switch w := want.(type) {
 	case int64, uint64:
-		if isInteger(got) && !sameInt(w, got) {
-			return fmt.Errorf("%s %v does not fit (read as %v)", path, w, got)
+		if !fitsExactly(w, got) {
+			return fmt.Errorf("%s %v does not fit %s", path, w, got.Type())
 		}
 	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok {
-			return nil
-		}
-		for k, wv := range w {
-			if gv, ok := g[k]; ok {
-				if err := sameIntegers(wv, gv, path+"."+k); err != nil {
-					return err
-				}
-			}
-		}
+		return sameFields(w, got, path)
 	case []any:
-		g, ok := got.([]any)
-		if !ok {
+		if got.Kind() != reflect.Slice && got.Kind() != reflect.Array {
 			return nil
 		}
-		for i := range min(len(w), len(g)) {
-			if err := sameIntegers(w[i], g[i], fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		for i := range min(len(w), got.Len()) {
+			if err := sameIntegers(w[i], got.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -92,13 +82,64 @@ func sameIntegers(want, got any, path string) error {
 	return nil
 }
 
-// isInteger reports whether v is a decoded integer.
-func isInteger(v any) bool {
-	switch v.(type) {
-	case int64, uint64:
-		return true
+// sameFields compares a stored map with the struct or map it was read into.
+func sameFields(want map[string]any, got reflect.Value, path string) error {
+	switch got.Kind() {
+	case reflect.Map:
+		if got.Type().Key().Kind() != reflect.String {
+			return nil
+		}
+		for k, wv := range want {
+			if gv := got.MapIndex(reflect.ValueOf(k).Convert(got.Type().Key())); gv.IsValid() {
+				if err := sameIntegers(wv, gv, path+"."+k); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Struct:
+		t := got.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			if f.Anonymous && f.Type.Kind() == reflect.Struct && fieldName(f) == f.Name {
+				if err := sameFields(want, got.Field(i), path); err != nil { // msgpack inlines embedded structs
+					return err
+				}
+				continue
+			}
+			if wv, ok := want[fieldName(f)]; ok {
+				if err := sameIntegers(wv, got.Field(i), path+"."+fieldName(f)); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	return false
+	return nil
+}
+
+// fieldName is the key msgpack uses for f: its msgpack tag, else its json
+// tag (the codec falls back to json tags), else its name.
+func fieldName(f reflect.StructField) string {
+	for _, tag := range []string{"msgpack", "json"} {
+		if name, _, _ := strings.Cut(f.Tag.Get(tag), ","); name != "" {
+			return name
+		}
+	}
+	return f.Name
+}
+
+// fitsExactly reports whether got, an integer or float destination, holds
+// exactly the stored integer w (floats and other kinds are not checked).
+func fitsExactly(w any, got reflect.Value) bool {
+	switch got.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return sameInt(w, got.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return sameInt(w, got.Uint())
+	}
+	return true
 }
 
 // sameInt compares two integers held as int64 or uint64.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -75,4 +76,60 @@ func TestGetAs(t *testing.T) {
 		a.get("/set")
 		a.get("/get")
 	})
+}
+
+// The overflow check walks the value read into, so it sees through
+// omitempty, embedded structs, pointers and maps, and refuses nothing that
+// fits (extra stored keys, zero fields, times, floats).
+func TestGetAsOverflowThroughEveryShape(t *testing.T) {
+	type Inner struct {
+		Small int8 `json:"small"`
+	}
+	type Omit struct {
+		N uint8 `msgpack:"n,omitempty"`
+	}
+	type Embedding struct {
+		Inner
+		Name string `json:"name"`
+	}
+	type Pointers struct {
+		P *uint8          `json:"p"`
+		M map[string]int8 `json:"m"`
+		L []Inner         `json:"l"`
+	}
+	type Fits struct {
+		N     uint8     `json:"n,omitempty"`
+		When  time.Time `json:"when"`
+		Price float64   `json:"price"`
+		Zero  int       `json:"zero,omitempty"`
+	}
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("omit", map[string]any{"n": 256})
+		s.Set("embedded", map[string]any{"small": 200, "name": "x"})
+		s.Set("pointer", map[string]any{"p": 300})
+		s.Set("map", map[string]any{"m": map[string]any{"a": 1, "b": -129}})
+		s.Set("list", map[string]any{"l": []any{map[string]any{"small": 1}, map[string]any{"small": 128}}})
+		s.Set("negative", -1)
+		s.Set("fits", map[string]any{"n": 255, "when": time.Unix(1_700_000_000, 0), "price": 1.5, "zero": 0, "extra": 1 << 40})
+
+		for key, read := range map[string]func() error{
+			"omit":     func() error { _, err := GetAs[Omit](s, "omit"); return err },
+			"embedded": func() error { _, err := GetAs[Embedding](s, "embedded"); return err },
+			"pointer":  func() error { _, err := GetAs[Pointers](s, "pointer"); return err },
+			"map":      func() error { _, err := GetAs[Pointers](s, "map"); return err },
+			"list":     func() error { _, err := GetAs[Pointers](s, "list"); return err },
+			"negative": func() error { _, err := GetAs[uint](s, "negative"); return err },
+		} {
+			if err := read(); !errors.Is(err, ErrTypeMismatch) || !strings.Contains(err.Error(), `"`+key+`"`) {
+				t.Errorf("%s: error %v, want ErrTypeMismatch naming the key", key, err)
+			}
+		}
+		fits, err := GetAs[Fits](s, "fits")
+		if err != nil || fits.N != 255 || fits.Price != 1.5 || fits.When.Unix() != 1_700_000_000 {
+			t.Errorf("a value that fits: %+v, %v", fits, err)
+		}
+	})
+	a.get("/")
 }

@@ -12,14 +12,14 @@ import (
 // value that can only be a mistake, so it fails at startup with the field's
 // name instead of on every request.
 
-// checkServer accepts one memcached address: "host:port", or the absolute
-// path of a Unix socket. Lists in one string, missing ports and blanks are
+// checkServer accepts one memcached address: "host:port", or the path of a
+// Unix socket (any address with a slash, as gomemcache reads it). Lists in one string, missing ports and blanks are
 // refused here rather than failing every request later.
 func checkServer(addr string) error {
 	if strings.TrimSpace(addr) == "" {
 		return errors.New("is empty")
 	}
-	if strings.HasPrefix(addr, "/") {
+	if strings.Contains(addr, "/") { // a Unix socket path, as gomemcache reads it
 		return nil
 	}
 	if strings.ContainsAny(addr, ", \t") {
@@ -39,6 +39,9 @@ func checkServer(addr string) error {
 // URL with a host; absolute tells which. Anything else (javascript:,
 // "//host", a relative path) can only be a mistake or an open redirect.
 func checkLoginURL(raw string) (absolute bool, err error) {
+	if strings.Contains(raw, "#") {
+		return false, errors.New("must not have a fragment: next would land inside it")
+	}
 	if isLocalPath(raw) {
 		return false, nil
 	}
