@@ -74,21 +74,6 @@ func Default(c *gin.Context) *Session {
 	return lookup(c, DefaultContextKey)
 }
 
-// lookup finds the session stored under key, making it on first use.
-func lookup(c *gin.Context, key string) *Session {
-	v, _ := c.Get(key)
-	switch v := v.(type) {
-	case *Session:
-		return v
-	case *Manager:
-		return v.start(c, false)
-	case *endedMarker:
-		return v.m.start(c, true)
-	}
-	panic("ginsession: no session on this route: install the middleware with r.Use(ginsession.New(opts)) " +
-		"(or use Manager.Session for a manager with its own ContextKey)")
-}
-
 // changed gives a new session its ID at its first change and, once the
 // middleware finished and the response started, logs (once per request)
 // that only Save can still store the change.
@@ -212,11 +197,7 @@ func (s *Session) Keys() (keys []string) {
 // when the value does not fit dst (including an integer out of range).
 // GetAs is the generic form.
 func (s *Session) Scan(key string, dst any) error {
-	raw, ok := s.raw(key)
-	if !ok {
-		return fmt.Errorf("ginsession: scan %q: %w", key, ErrKeyNotFound)
-	}
-	return s.scanChecked(key, raw, dst)
+	return s.read(key, dst)
 }
 
 // Pop returns the value for key and deletes it.

@@ -369,3 +369,61 @@ func (s *Session) setsCookie() bool {
 	}
 	return false
 }
+
+// finish runs after the handler chain: it commits what is still pending.
+// It first waits for an error response that a load in another goroutine
+// may be writing, and stops later loads from writing one.
+func (s *Session) finish() {
+	s.mu.Lock()
+	s.waitErrorPageLocked()
+	if s.phase() == phaseOpen {
+		s.setPhase(phaseFinishing)
+	}
+	s.mu.Unlock()
+	if s.phase() == phaseFinishing && !s.resp.w.Written() && !s.answerUnanswered() {
+		s.beforeHeader(false) // gin (or an outer middleware) sends it later
+	}
+	s.close()
+}
+
+// close marks the middleware finished and commits what changed after the
+// response started (the cookie can no longer be sent). After an error
+// response nothing more is stored: the client was told the request failed.
+func (s *Session) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.phase() {
+	case phaseFailed:
+		if s.st.ch.edited() {
+			s.m.opts.Logger.Warn("ginsession: session changed after the store error response; the change was not stored")
+		}
+		return
+	case phaseFinishing:
+		if !s.resp.w.Written() {
+			s.setPhase(phaseDetached)
+			return
+		}
+	}
+	s.setPhase(phaseDetachedOut)
+	if err := automatic(s.commitLocked(withoutCookie)); err != nil {
+		_ = s.resp.c.Error(err)
+		s.m.faults.log(slog.LevelError, "ginsession: session not saved after the response was sent", err)
+	}
+}
+
+// abandon drops every change not yet stored when the handler chain
+// panicked and marks the session finished. The session goes back to its
+// unloaded state, so a recovery middleware that reads it sees what is
+// stored, and no cookie goes out with its error page.
+func (s *Session) abandon() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch p := s.phase(); {
+	case p == phaseFailed || p >= phaseDetachedOut:
+	case s.resp.w.Written():
+		s.setPhase(phaseDetachedOut)
+	default:
+		s.setPhase(phaseDetached)
+	}
+	s.st = state{}
+}

@@ -21,8 +21,21 @@ var ErrTypeMismatch = errors.New("ginsession: stored value does not fit the requ
 // port would write v.(int): Get returns integers as int64.
 func GetAs[T any](s *Session, key string) (T, error) {
 	var v T
-	err := s.Scan(key, &v)
+	err := s.read(key, &v)
 	return v, err
+}
+
+// read decodes the value stored under key into dst, for Scan and GetAs.
+func (s *Session) read(key string, dst any) error {
+	var raw []byte
+	var ok bool
+	if err := s.with(func(st *state) { raw, ok = st.rec.get(key) }); err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("ginsession: scan %q: %w", key, ErrKeyNotFound)
+	}
+	return s.scanChecked(key, raw, dst)
 }
 
 // scanChecked decodes raw into dst and refuses a value that did not fit.
