@@ -1,17 +1,13 @@
 package bench
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ginsession/ginsession/_bench/contenders"
+	"github.com/ginsession/ginsession/internal/memcachedtest"
 )
 
 // get serves GET path with the given Cookie header on h.
@@ -70,25 +66,8 @@ func TestSink(t *testing.T) {
 // mcStats returns memcached's "stats" counters.
 func mcStats(t *testing.T) map[string]int64 {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", mcAddr, time.Second)
+	stats, err := memcachedtest.Stats(mcAddr)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, "stats\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	stats := map[string]int64{}
-	sc := bufio.NewScanner(c)
-	for sc.Scan() && sc.Text() != "END" {
-		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "STAT" {
-			if v, err := strconv.ParseInt(f[2], 10, 64); err == nil {
-				stats[f[1]] = v
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return stats

@@ -11,7 +11,8 @@
 //
 //	bash _bench/load.sh
 //
-// The benchmarks start their own memcached (/usr/bin/memcached on a free
-// loopback port) unless MEMCACHED_ADDR names one, and skip with a message
-// when memcached is not installed.
+// The benchmarks start their own memcached (memcached from PATH on a free
+// loopback port, with internal/memcachedtest) unless MEMCACHED_ADDR names
+// one, and skip with a message when memcached is not installed (the run
+// fails instead under CI=true).
 package bench

@@ -130,7 +130,7 @@ func (r response) visits(t *testing.T) int {
 // newTestApp builds the app on a fresh memcached.
 func newTestApp(t *testing.T) (http.Handler, config) {
 	t.Helper()
-	cfg := testConfig(t, startMemcached(t))
+	cfg := testConfig(t, startMemcached(t).Addr)
 	h, err := newApp(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -370,8 +370,8 @@ func TestStaticAndHeaders(t *testing.T) {
 // the session answer 503 (never 500, never a panic), the stylesheet is
 // unaffected, and service resumes when memcached is back.
 func TestStoreOutage(t *testing.T) {
-	mc := launchMemcached(t, freeAddr(t))
-	h, err := newApp(testConfig(t, mc.addr))
+	mc := startMemcached(t)
+	h, err := newApp(testConfig(t, mc.Addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestStoreOutage(t *testing.T) {
 	b.get("/").expect(t, http.StatusOK, "")
 	cookie := b.cookie
 
-	mc.stop()
+	mc.Stop()
 	b.get("/").expect(t, http.StatusServiceUnavailable, "")
 	b.get("/login").expect(t, http.StatusServiceUnavailable, "")
 	b.post("/logout", nil).expect(t, http.StatusServiceUnavailable, "")
@@ -389,7 +389,7 @@ func TestStoreOutage(t *testing.T) {
 
 	// A new memcached on the same address: the old sessions are gone, the
 	// app works again without a restart.
-	launchMemcached(t, mc.addr)
+	mc.Restart(t)
 	b.with(cookie).get("/").expect(t, http.StatusFound, "/login?next=%2F")
 	login(t, b, "alice")
 	b.get("/").expect(t, http.StatusOK, "")

@@ -22,7 +22,7 @@ func TestBrowserAccount(t *testing.T) {
 		rememberFor = 7 * 24 * time.Hour
 		stampCheck  = time.Second
 	)
-	cfg := testConfig(t, startMemcached(t))
+	cfg := testConfig(t, startMemcached(t).Addr)
 	cfg.rememberFor = rememberFor
 	cfg.stampCheck = stampCheck
 	handler, err := newApp(cfg)

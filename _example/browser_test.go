@@ -31,7 +31,7 @@ const lanHost = "lan.test"
 // Set EXAMPLE_SCREENSHOT_DIR to keep the screenshots after the test.
 func TestBrowser(t *testing.T) {
 	needChromium(t)
-	cfg := testConfig(t, startMemcached(t))
+	cfg := testConfig(t, startMemcached(t).Addr)
 	handler, err := newApp(cfg)
 	if err != nil {
 		t.Fatal(err)

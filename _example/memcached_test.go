@@ -2,79 +2,30 @@ package main
 
 import (
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/ginsession/ginsession/internal/memcachedtest"
 )
 
-// memcachedBin is where Debian's memcached package installs the server.
-const memcachedBin = "/usr/bin/memcached"
+// memcachedFlags keep each test's memcached small: no UDP, 16 MB of item
+// memory, one worker thread.
+var memcachedFlags = []string{"-U", "0", "-m", "16", "-t", "1"}
 
-// startMemcached starts a private memcached on a free loopback port and
-// returns its address; the process is killed when the test ends. Without
+// startMemcached starts a private memcached on a free loopback port; the
+// process is killed when the test ends (memcachedtest.Start). Without
 // memcached the test is skipped, or fails under CI=true.
-func startMemcached(t *testing.T) string {
+func startMemcached(t *testing.T) *memcachedtest.Server {
 	t.Helper()
-	return launchMemcached(t, freeAddr(t)).addr
-}
-
-// memcachedProc is a memcached process owned by a test.
-type memcachedProc struct {
-	addr string
-	cmd  *exec.Cmd
-}
-
-// launchMemcached starts memcached on addr, waits until it answers and
-// registers its cleanup.
-func launchMemcached(t *testing.T, addr string) *memcachedProc {
-	t.Helper()
-	bin := memcachedBin
-	if _, err := os.Stat(bin); err != nil {
-		if bin, err = exec.LookPath("memcached"); err != nil {
-			missing(t, "memcached is not installed (apt-get install -y memcached)")
-		}
-	}
-	host, port, _ := net.SplitHostPort(addr)
-	args := []string{"-l", host, "-p", port, "-U", "0", "-m", "16", "-t", "1"}
-	attr, extra := memcachedAttr()
-	cmd := exec.Command(bin, append(args, extra...)...)
-	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start memcached: %v", err)
-	}
-	p := &memcachedProc{addr: addr, cmd: cmd}
-	t.Cleanup(p.stop)
-	c := memcache.New(addr)
-	c.Timeout = time.Second
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("memcached on %s did not answer within 10s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return p
-}
-
-// stop kills the process and waits for it; calling it twice is harmless.
-func (p *memcachedProc) stop() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-	}
+	return memcachedtest.Start(t, memcachedFlags...)
 }
 
 // missing skips the test, or fails it when CI=true (CI must run everything).
 func missing(t *testing.T, why string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
+	if memcachedtest.Required() {
 		t.Fatalf("CI=true: %s", why)
 	}
 	t.Skip(why)
@@ -83,12 +34,11 @@ func missing(t *testing.T, why string) {
 // freeAddr returns a loopback address with a port nobody listens on.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := memcachedtest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	return addr
 }
 
 // testSecret is a fixed 48-byte cookie secret for tests.

@@ -23,7 +23,7 @@ func TestRememberMe(t *testing.T) {
 		{"beyond memcached's 30-day relative limit", 45 * 24 * time.Hour, 45 * 24 * time.Hour, "Remember me for 45 days"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := testConfig(t, startMemcached(t))
+			cfg := testConfig(t, startMemcached(t).Addr)
 			cfg.rememberFor = tc.rememberFor
 			h, err := newApp(cfg)
 			if err != nil {

@@ -52,7 +52,7 @@ func TestUsers(t *testing.T) {
 // so a revoked session notices within milliseconds.
 func stampTestApp(t *testing.T, stampCheck time.Duration) http.Handler {
 	t.Helper()
-	cfg := testConfig(t, startMemcached(t))
+	cfg := testConfig(t, startMemcached(t).Addr)
 	cfg.stampCheck = stampCheck
 	h, err := newApp(cfg)
 	if err != nil {

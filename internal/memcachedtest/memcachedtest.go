@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -24,17 +25,26 @@ var ErrNotInstalled = errors.New("memcached not found in PATH (install with: apt
 // startTimeout bounds how long Launch waits for a new server to answer.
 const startTimeout = 10 * time.Second
 
+// defaultFlags are the tuning flags a server gets when the caller passes
+// none: no UDP, 64 MB of item memory, two worker threads.
+var defaultFlags = []string{"-U", "0", "-m", "64", "-t", "2"}
+
 // Server is a memcached process owned by the test binary.
 type Server struct {
 	// Addr is the server's "host:port"; it stays the same across Restart.
-	Addr string
-	cmd  *exec.Cmd
+	Addr  string
+	flags []string
+	cmd   *exec.Cmd
 }
 
 // Launch starts memcached on addr ("" picks a free loopback port) and waits
 // until it answers. The caller stops it with Stop. Use it where there is no
 // testing.TB (TestMain); tests use Start.
-func Launch(addr string) (*Server, error) {
+//
+// flags, when given, replace the default tuning flags "-U 0 -m 64 -t 2"
+// (for example "-U", "0", "-t", "2", "-m", "1024" for a larger cache);
+// -l and -p always come from addr. Restart reuses them.
+func Launch(addr string, flags ...string) (*Server, error) {
 	bin, err := exec.LookPath("memcached")
 	if err != nil {
 		return nil, ErrNotInstalled
@@ -48,14 +58,18 @@ func Launch(addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memcachedtest: address %q: %w", addr, err)
 	}
-	args := []string{"-l", host, "-p", port, "-U", "0", "-m", "64", "-t", "2"}
+	if len(flags) == 0 {
+		flags = defaultFlags
+	}
+	flags = slices.Clone(flags)
+	args := append([]string{"-l", host, "-p", port}, flags...)
 	attr, extra := procAttr()
 	cmd := exec.Command(bin, append(args, extra...)...)
 	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("memcachedtest: start memcached: %w", err)
 	}
-	s := &Server{Addr: addr, cmd: cmd}
+	s := &Server{Addr: addr, flags: flags, cmd: cmd}
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if err := memcache.New(addr).Ping(); err == nil {
@@ -71,17 +85,18 @@ func Launch(addr string) (*Server, error) {
 
 // Start starts a private memcached for one test on a free loopback port;
 // it is stopped when the test ends. Without a memcached binary the test is
-// skipped, or fails when the CI environment variable is "true".
-func Start(tb testing.TB) *Server {
+// skipped, or fails when the CI environment variable is "true". flags, when
+// given, replace the default tuning flags (see Launch).
+func Start(tb testing.TB, flags ...string) *Server {
 	tb.Helper()
-	return StartAt(tb, "")
+	return StartAt(tb, "", flags...)
 }
 
 // StartAt is Start on addr ("" picks a free loopback port), for a test that
 // brings up a server where it expects one to be missing.
-func StartAt(tb testing.TB, addr string) *Server {
+func StartAt(tb testing.TB, addr string, flags ...string) *Server {
 	tb.Helper()
-	s, err := Launch(addr)
+	s, err := Launch(addr, flags...)
 	switch {
 	case errors.Is(err, ErrNotInstalled) && !Required():
 		tb.Skipf("memcachedtest: %v", err)
@@ -106,11 +121,11 @@ func (s *Server) Stop() {
 	_ = s.cmd.Wait()
 }
 
-// Restart starts the process again, empty, on the same address after Stop.
-// The test's cleanup stops it as well.
+// Restart starts the process again, empty, on the same address and with
+// the same flags after Stop. The test's cleanup stops it as well.
 func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
-	n, err := Launch(s.Addr)
+	n, err := Launch(s.Addr, s.flags...)
 	if err != nil {
 		tb.Fatalf("memcachedtest: restart: %v", err)
 	}
