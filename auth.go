@@ -169,7 +169,10 @@ func Login(c *gin.Context, user string) error {
 	if err != nil {
 		return err
 	}
-	current := userName(c, s)
+	// The previous user is read without the stamp check: a stale stamp (or
+	// a deleted user whose lookup fails) must not stop another user's login,
+	// and flushing already ends what the previous user left.
+	current := storedUser(s)
 	flush := current != "" && current != user
 	for attempt := 0; ; attempt++ {
 		if err := s.login(flush, stamp); err != nil {

@@ -495,3 +495,47 @@ func TestFailedLoginKeepsTheLifetime(t *testing.T) {
 		t.Fatalf("the session outlived its Lifetime in memcached (err %v): the refresh used the failed Login's restarted Lifetime", err)
 	}
 }
+
+// After a Login whose store write failed, the same request sees the
+// session as stored: the visitor is not logged in.
+func TestFailedLoginLeavesTheVisitorAnonymous(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("server error")}
+	a := newApp(t, fo, Options{})
+	a.engine.GET("/cart", func(c *gin.Context) { Default(c).Set("cart", "apple") })
+	var user string
+	a.engine.GET("/login", func(c *gin.Context) {
+		fo.op = "add"
+		if err := Login(c, "alice"); err == nil {
+			t.Fatal("Login succeeded")
+		}
+		user = User(c)
+		c.String(http.StatusInternalServerError, "try again")
+	})
+	a.get("/cart")
+	a.get("/login")
+	if user != "" {
+		t.Fatalf("User after a failed Login = %q, want \"\" (the session was not logged in)", user)
+	}
+}
+
+// Logging in over the session of a user whose stamp lookup now fails (a
+// deleted account) works: Login does not look up the previous user.
+func TestLoginOverADeletedUsersSession(t *testing.T) {
+	clock := newFakeClock()
+	deleted := false
+	stamp := func(_ *gin.Context, user string) (string, error) {
+		if user == "bob" && deleted {
+			return "", errors.New("no such user")
+		}
+		return "s-" + user, nil
+	}
+	a := authApp(t, NewMemoryClient(), Options{UserStamp: stamp})
+	a.m.now = clock.Now
+	a.do(http.MethodPost, "/login", url.Values{"name": {"bob"}})
+	deleted = true
+	clock.Advance(2 * time.Minute)
+	rec := a.do(http.MethodPost, "/login", url.Values{"name": {"alice"}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("alice logging in over deleted bob's session: %d %q, want 303", rec.Code, rec.Body.String())
+	}
+}

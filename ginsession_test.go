@@ -403,3 +403,27 @@ func TestDestroyKeepsEncodeError(t *testing.T) {
 		t.Errorf("Save = %v, want the encode error naming \"bad\"", saveErr)
 	}
 }
+
+// A change whose Save failed belongs to the handler: a later Regenerate in
+// the same request does not store it behind the handler's back.
+func TestFailedSaveIsNotStoredByALaterCommit(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("server error")}
+	a := newApp(t, fo, Options{})
+	a.engine.GET("/start", func(c *gin.Context) { Default(c).Set("role", "user") })
+	a.engine.GET("/promote", func(c *gin.Context) {
+		s := Default(c)
+		fo.op = "cas"
+		s.Set("role", "admin")
+		if err := s.Save(); err == nil {
+			t.Fatal("Save succeeded")
+		}
+		_ = s.Regenerate()
+		c.String(http.StatusOK, "ok")
+	})
+	a.engine.GET("/role", func(c *gin.Context) { c.String(http.StatusOK, Default(c).GetString("role")) })
+	a.get("/start")
+	a.get("/promote")
+	if got := a.get("/role").Body.String(); got != "user" {
+		t.Fatalf("role = %q after a failed Save: the dropped change was stored by Regenerate", got)
+	}
+}

@@ -16,7 +16,7 @@ func (s *Session) with(fn func(st *state)) error {
 			s.mu.Unlock()
 		}
 	}()
-	if s.st.load == unloaded {
+	if s.st.load == unloaded || s.st.load == stale {
 		s.loadLocked()
 		if s.st.load == loadFailed {
 			err := s.st.loadErr

@@ -84,8 +84,11 @@ type Options struct {
 	// the session.
 	OldSecrets []string
 
-	// IdleTimeout ends a session after this long without a request that
-	// loads it. Default 30 minutes.
+	// IdleTimeout ends a browser session after about this long without use.
+	// The deadline is pushed forward by a write, at most once per quarter
+	// of IdleTimeout (so steady traffic costs no extra round trip): a
+	// session ends between 3/4 of IdleTimeout and IdleTimeout after its last
+	// request. Default 30 minutes.
 	IdleTimeout time.Duration
 
 	// Lifetime ends a session this long after its creation (or after the
@@ -189,8 +192,8 @@ type Options struct {
 	// example memcached is down) while the header is unwritten: a failed
 	// load, the automatic commit, a failed Destroy, a failed Save or Login
 	// the handler did not answer itself, or a session over MaxSize
-	// (ErrTooLarge). Default: 503 Service Unavailable with Retry-After and a
-	// short text body (500 for ErrTooLarge, which a retry cannot fix). The
+	// (ErrTooLarge). Default: 503 Service Unavailable with a short text
+	// body, and Retry-After except for ErrTooLarge, which a retry cannot fix. The
 	// error is recorded with c.Error and logged whatever the handler does.
 	ErrorHandler func(c *gin.Context, err error)
 
@@ -379,12 +382,13 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// defaultErrorHandler answers 503; a session over MaxSize gets 500, since
-// retrying cannot help.
+// defaultErrorHandler answers 503. A session over MaxSize gets no
+// Retry-After, since retrying cannot help, and still no 500: the library
+// never answers with one.
 func defaultErrorHandler(c *gin.Context, err error) {
 	c.Header("Content-Type", "")
 	if errors.Is(err, ErrTooLarge) {
-		c.String(http.StatusInternalServerError, "Internal server error.\n")
+		c.String(http.StatusServiceUnavailable, "The session is too large to be stored.\n")
 		return
 	}
 	c.Header("Retry-After", "1")

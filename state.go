@@ -17,6 +17,7 @@ type loadState uint8
 const (
 	unloaded   loadState = iota // nothing read: the middleware does no I/O
 	loaded                      // rec holds the stored (or a fresh) session
+	stale                       // rec held changes a failed commit dropped: the next use reads the store again
 	loadFailed                  // the store failed: the session is unusable for this request
 )
 
@@ -284,16 +285,15 @@ func (st *state) written(rec *record) {
 	st.ch = changes{}
 }
 
-// dropChanges forgets the pending edits after a failed commit, so a later
-// commit rebuilds from the store instead of retrying them. A failed
-// regeneration keeps the old session and cookie; a new session that failed
+// dropChanges forgets the pending edits after a failed commit, so neither
+// a read nor a later commit in this request sees them. A stored (or
+// regenerated) session goes stale: its next use reads the stored session
+// again under the request's cookie, the old ID. A new session that failed
 // to store starts over.
 func (st *state) dropChanges(now time.Time, persistent bool) {
 	switch st.ident.state {
-	case idRegenerated:
-		p := st.ident.prev
-		st.ident = identity{state: idStored, id: p.id, key: p.key}
-		st.rec.created = p.created
+	case idStored, idRegenerated:
+		st.load, st.rec, st.ident = stale, nil, identity{}
 		st.cookie = cookieKeep
 	case idFresh, idAnonymous:
 		st.rec = freshRecord(now, persistent)
@@ -301,7 +301,6 @@ func (st *state) dropChanges(now time.Time, persistent bool) {
 			st.ident, st.cookie = identity{}, cookieKeep
 		}
 	}
-	st.ident.cas = 0 // the local record may hold the dropped edits
 	st.ch = changes{}
 }
 

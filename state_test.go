@@ -38,7 +38,7 @@ func TestStateAnonymousUntilFirstChange(t *testing.T) {
 	}
 }
 
-func TestStateFailedRegenerationRestoresThePreviousSession(t *testing.T) {
+func TestStateFailedRegenerationGoesStale(t *testing.T) {
 	st := testState(t)
 	st.startStored("old", "key-old", &record{created: 10, touched: 20}, 7)
 	st.regenerate(counterID(), 99)
@@ -48,9 +48,10 @@ func TestStateFailedRegenerationRestoresThePreviousSession(t *testing.T) {
 	if keys := st.storedKeys(); len(keys) != 1 || keys[0] != "key-old" {
 		t.Errorf("storedKeys during a regeneration = %q, want the previous key", keys)
 	}
+	st.set("role", []byte{0x01})
 	st.dropChanges(time.Unix(1_000_000, 0), false)
-	if st.ident != (identity{state: idStored, id: "old", key: "key-old"}) || st.rec.created != 10 || st.cookie != cookieKeep {
-		t.Fatalf("after a failed regeneration: ident %+v (CAS must be unknown), created %d, cookie %v", st.ident, st.rec.created, st.cookie)
+	if st.load != stale || st.rec != nil || st.ident != (identity{}) || st.cookie != cookieKeep || st.needsWrite() {
+		t.Fatalf("after a failed regeneration: load %v, rec %v, ident %+v, cookie %v; want a stale state that re-reads the stored session", st.load, st.rec, st.ident, st.cookie)
 	}
 }
 

@@ -17,8 +17,13 @@ func newStoreClient(o Options) (Client, error) {
 			Timeout:      o.Timeout,
 			MaxIdleConns: o.MaxIdleConns,
 			DownBackoff:  o.DownBackoff,
-			RepairTTL:    o.IdleTimeout, // every session write renews its expiration
-			Logger:       o.Logger,
+			// A session that is read within IdleTimeout is written again
+			// (a change or the refresh), which renews every copy; so the
+			// warm-up window after a restart need not be longer. A
+			// remembered session idle through the whole window is not
+			// copied back (see README, Scaling out).
+			RepairTTL: o.IdleTimeout,
+			Logger:    o.Logger,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: Memcached: %w", errOption, err)
