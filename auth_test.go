@@ -92,20 +92,21 @@ func TestLoginURLVariants(t *testing.T) {
 
 func TestNextURL(t *testing.T) {
 	cases := map[string]string{
-		"/":                                   "/",
-		"/account?tab=1#x":                    "/account?tab=1#x",
-		"/a/b/../c":                           "/a/b/../c",
-		"":                                    "/fallback",
-		"//evil.com":                          "/fallback",
-		"/\\evil.com":                         "/fallback",
-		"/a\\b":                               "/fallback",
-		"https://evil.com/":                   "/fallback",
-		"javascript:alert(1)":                 "/fallback",
-		"evil.com":                            "/fallback",
-		"/\t/evil.com":                        "/fallback",
-		"/\n/evil.com":                        "/fallback",
-		"/ok\x7f":                             "/fallback",
-		"/" + strings.Repeat("a", maxNextURL): "/fallback",
+		"/":                                     "/",
+		"/account?tab=1#x":                      "/account?tab=1#x",
+		"/a/b/../c":                             "/a/b/../c",
+		"":                                      "/fallback",
+		"//evil.com":                            "/fallback",
+		"/\\evil.com":                           "/fallback",
+		"/a\\b":                                 "/fallback",
+		"https://evil.com/":                     "/fallback",
+		"javascript:alert(1)":                   "/fallback",
+		"evil.com":                              "/fallback",
+		"/\t/evil.com":                          "/fallback",
+		"/\n/evil.com":                          "/fallback",
+		"/ok\x7f":                               "/fallback",
+		"/" + strings.Repeat("a", maxNextURL):   "/fallback",
+		"/" + strings.Repeat("a", maxNextURL-1): "/" + strings.Repeat("a", maxNextURL-1),
 	}
 	for next, want := range cases {
 		r := gin.New()

@@ -83,6 +83,7 @@ func TestCookieHeaderParsing(t *testing.T) {
 		{"prefix of the name", []string{"xsession_id=" + value}, ""},
 		{"name with suffix", []string{"session_id2=" + value}, ""},
 		{"no equals sign", []string{"session_id" + value}, ""},
+		{"at the candidate limit", []string{strings.Repeat("session_id="+forged+"; ", maxCandidate-1) + "session_id=" + value}, "alice"},
 		{"past the candidate limit", []string{strings.Repeat("session_id="+forged+"; ", maxCandidate) + "session_id=" + value}, ""},
 		// Junk of the wrong shape does not count toward the limit, so
 		// cookies planted by a sibling subdomain cannot hide the real one.

@@ -271,3 +271,48 @@ func TestRememberedSessionIsRefreshed(t *testing.T) {
 			a.store.writes()-writes, after.touched, clock.Now().Unix(), before.created, after.created)
 	}
 }
+
+// The expiry guards at their boundaries: a session with no second left is
+// over (memcached would read an expiration of 0 as "never"), 30 days is the
+// last relative expiration, and a stored record is dead at exactly its idle
+// or absolute limit and trusted up to exactly maxClockSkew in the future.
+func TestExpiryBoundaries(t *testing.T) {
+	o := &Options{IdleTimeout: time.Hour, Lifetime: 2 * time.Hour, RememberFor: 40 * 24 * time.Hour}
+	now := time.Unix(2_000_000_000, 0)
+	born := now.Unix() - 2*3600
+	if exp, ok := o.expiration(&record{created: born}, now); ok {
+		t.Errorf("no second left: expiration %d, ok; want the session over", exp)
+	}
+	if exp, ok := o.expiration(&record{created: born + 1}, now); !ok || exp != 1 {
+		t.Errorf("one second left: expiration %d, %v; want 1", exp, ok)
+	}
+	if got := memcachedExpiration(now, maxMemcachedRelative); got != maxMemcachedRelative {
+		t.Errorf("30 days: %d, want relative", got)
+	}
+	if got := memcachedExpiration(now, maxMemcachedRelative+1); got != int32(now.Unix()+maxMemcachedRelative+1) {
+		t.Errorf("30 days and a second: %d, want an absolute time", got)
+	}
+	t0 := now.Unix()
+	skew := int64(maxClockSkew / time.Second)
+	cases := []struct {
+		name string
+		r    record
+		want bool
+	}{
+		{"touched exactly IdleTimeout ago", record{created: t0 - 10, touched: t0 - 3600}, false},
+		{"touched a second less", record{created: t0 - 10, touched: t0 - 3599}, true},
+		{"created exactly Lifetime ago", record{created: t0 - 7200, touched: t0 - 1}, false},
+		{"created a second less", record{created: t0 - 7199, touched: t0 - 1}, true},
+		{"created maxClockSkew ahead", record{created: t0 + skew, touched: t0}, true},
+		{"created a second more", record{created: t0 + skew + 1, touched: t0}, false},
+		{"touched maxClockSkew ahead", record{created: t0, touched: t0 + skew}, true},
+		{"touched a second more", record{created: t0, touched: t0 + skew + 1}, false},
+		{"remembered, exactly RememberFor", record{created: t0 - 40*24*3600, touched: t0 - 10*24*3600, persistent: true}, false},
+		{"remembered, a second less", record{created: t0 - 40*24*3600 + 1, touched: t0 - 10*24*3600, persistent: true}, true},
+	}
+	for _, tc := range cases {
+		if got := o.alive(&tc.r, now); got != tc.want {
+			t.Errorf("%s: alive = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -20,6 +20,8 @@ func TestOptionsValidation(t *testing.T) {
 	}{
 		{"defaults", Options{Secret: testSecret}, ""},
 		{"short secret", Options{Secret: "short"}, "Secret must be at least 32 bytes"},
+		{"secret of 31 bytes", Options{Secret: strings.Repeat("s", MinSecretLength-1)}, "Secret must be at least 32 bytes"},
+		{"secret of exactly 32 bytes", Options{Secret: strings.Repeat("s", MinSecretLength)}, ""},
 		{"short old secret", Options{Secret: testSecret, OldSecrets: []string{"x"}}, "OldSecrets[0]"},
 		{"client and servers", Options{Secret: testSecret, Client: mem, Memcached: []string{"a:1"}}, "not both"},
 		{"empty server", Options{Secret: testSecret, Memcached: []string{" "}}, `Memcached[0] " ": is empty`},

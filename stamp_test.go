@@ -209,3 +209,19 @@ func (a *app) storedRecordOf(cookie string) *record {
 	a.cookie = cookie
 	return a.storedRecord()
 }
+
+// A check time in the future (a clock that jumped back, or a record written
+// by a server whose clock runs ahead) does not postpone the next check.
+func TestStampCheckedInTheFutureIsDue(t *testing.T) {
+	clock := newFakeClock()
+	a, users := stampApp(t, NewMemoryClient(), clock)
+	ck := a.loginAs("alice")
+	before := users.lookups.Load()
+	clock.Advance(-10 * time.Minute)
+	if res, _ := a.as(ck, "/private"); res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if n := users.lookups.Load() - before; n != 1 {
+		t.Errorf("%d lookups with the last check in the future, want 1", n)
+	}
+}

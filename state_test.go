@@ -96,3 +96,30 @@ func TestStateDestroyedExpiresTheCookie(t *testing.T) {
 		t.Fatalf("after destroy: ident %+v, cookie %v, needsWrite %v, isNew %v", st.ident, st.cookie, st.needsWrite(), st.isNew)
 	}
 }
+
+// A CAS merge carries this request's stamp check and, with a persistence
+// change, the creation time that went with it; flashes added and taken in
+// the same request are not recorded as consumed.
+func TestStateReplayCarriesGuardAndCreated(t *testing.T) {
+	st := testState(t)
+	st.startStored("id", "key", &record{created: 100, touched: 100, persistent: true}, 1)
+	st.setGuard([]byte("0123456789abcdef"), 500)
+	st.setPersistent(false)
+	st.rec.created = 400
+	fresh := &record{created: 100, touched: 300, persistent: true, stamp: []byte("old-stamp-hash.."), stampChecked: 200}
+	out := st.replay(fresh)
+	if string(out.stamp) != "0123456789abcdef" || out.stampChecked != 500 {
+		t.Errorf("merged stamp %q checked %d, want this request's", out.stamp, out.stampChecked)
+	}
+	if out.persistent || out.created != 400 {
+		t.Errorf("merged persistent %v created %d, want false and 400", out.persistent, out.created)
+	}
+
+	st = testState(t)
+	st.startStored("id", "key", &record{flashes: [][]byte{{0xa1, 'a'}}}, 1)
+	st.addFlash([]byte{0xa1, 'b'})
+	st.takeFlashes()
+	if len(st.ch.flashTaken) != 1 || string(st.ch.flashTaken[0]) != "\xa1a" {
+		t.Errorf("consumed %q, want only the stored flash", st.ch.flashTaken)
+	}
+}
