@@ -9,7 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-gonic/gin"
 )
 
@@ -348,4 +350,92 @@ func TestMaxSizeBoundary(t *testing.T) {
 			t.Errorf("the refused save changed the stored record (%d bytes, was %d)", len(after), len(atLimit))
 		}
 	})
+}
+
+// Two requests both due for the idle refresh: the second one's conflicting
+// CompareAndSwap finds the refresh already done and writes nothing more.
+func TestRefreshDoneByAnotherRequestIsNotRepeated(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: 20 * time.Minute})
+	aLoaded, bCommitted := make(chan struct{}), make(chan struct{})
+	a.engine.GET("/slow-read", func(c *gin.Context) {
+		name := Default(c).GetString("user_name")
+		close(aLoaded)
+		<-bCommitted
+		c.String(http.StatusOK, name)
+	})
+	a.get("/login")
+	cookie := a.cookie
+	clock.Advance(6 * time.Minute) // past a quarter of IdleTimeout: both are due
+	casBefore := a.store.cas.Load()
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- a.serve("/slow-read", cookie) }()
+	<-aLoaded
+	if rec := a.serve("/", cookie); rec.Body.String() != "alice" {
+		t.Fatalf("request B read %q", rec.Body.String())
+	}
+	close(bCommitted)
+	if rec := <-done; rec.Body.String() != "alice" {
+		t.Fatalf("request A read %q", rec.Body.String())
+	}
+	// B's refresh, then A's conflicting one; no merged retry.
+	if n := a.store.cas.Load() - casBefore; n != 2 {
+		t.Errorf("%d CompareAndSwap calls for two refreshes of one session, want 2 (A must not rewrite B's refresh)", n)
+	}
+}
+
+// A regeneration whose delete of the old ID fails takes its new copy back:
+// the old session decides, and no second live copy of the data is left.
+func TestRegenerationUndoneWhenTheOldIDCannotBeDeleted(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	var regenErr error
+	a.engine.GET("/rotate", func(c *gin.Context) {
+		s := Default(c)
+		if err := s.Regenerate(); err != nil {
+			t.Error(err)
+		}
+		regenErr = s.Save()
+		c.String(http.StatusOK, "rotated")
+	})
+	a.get("/login")
+	old := a.cookie
+	id, _, _ := a.m.cookies.decode(old)
+	client := &oldKeyUndeletable{Client: a.store, old: a.m.key(id)}
+	a.m.store.client = client
+	rec := a.get("/rotate")
+	if regenErr == nil || sessionCookie(rec, "session_id") != nil {
+		t.Fatalf("Save = %v, cookies %v; want the delete error and no new cookie", regenErr, rec.Header().Values("Set-Cookie"))
+	}
+	if client.added == "" {
+		t.Fatal("the regeneration never stored its new copy")
+	}
+	if _, err := a.store.Client.Get(client.added); !isMiss(err) {
+		t.Errorf("the new copy is still stored (err %v): two live copies of one session", err)
+	}
+	a.m.store.client = a.store
+	if got := a.storedRecord(); got == nil || string(got.value("user_name")) != "\xa5alice" {
+		t.Errorf("the old session was lost: %+v", got)
+	}
+}
+
+// oldKeyUndeletable fails the Delete of one key, and remembers the key of
+// the last Add.
+type oldKeyUndeletable struct {
+	Client
+	old, added string
+}
+
+func (c *oldKeyUndeletable) Add(item *memcache.Item) error {
+	err := c.Client.Add(item)
+	if err == nil {
+		c.added = item.Key
+	}
+	return err
+}
+
+func (c *oldKeyUndeletable) Delete(key string) error {
+	if key == c.old {
+		return errors.New("memcache: i/o timeout")
+	}
+	return c.Client.Delete(key)
 }
