@@ -1,13 +1,10 @@
 package ginsession
 
 import (
-	"math"
 	"time"
-)
 
-// maxMemcachedRelative is the largest expiration memcached reads as relative
-// seconds; larger values are absolute Unix times.
-const maxMemcachedRelative = 30 * 24 * 60 * 60
+	"github.com/ginsession/ginsession/memcluster"
+)
 
 // maxClockSkew is how far in the future a stored timestamp may lie (another
 // server's clock running ahead); beyond it the record is not trusted, since
@@ -28,7 +25,7 @@ func (o *Options) expiration(r *record, now time.Time) (exp int32, ok bool) {
 	if secs <= 0 {
 		return 0, false
 	}
-	return memcachedExpiration(now, secs), true
+	return memcluster.Expiration(now, secs), true
 }
 
 // secondsLeft returns the seconds until r's absolute end: RememberFor after
@@ -39,16 +36,6 @@ func (o *Options) secondsLeft(r *record, now time.Time) int64 {
 		limit = o.RememberFor
 	}
 	return r.created + int64(limit/time.Second) - now.Unix()
-}
-
-// memcachedExpiration encodes a lifetime of secs seconds from now as
-// memcached expects: relative seconds up to 30 days, an absolute Unix time
-// beyond (a relative 31 days would be read as a date in 1970).
-func memcachedExpiration(now time.Time, secs int64) int32 {
-	if secs > maxMemcachedRelative {
-		return int32(min(now.Unix()+secs, math.MaxInt32))
-	}
-	return int32(secs)
 }
 
 // alive reports whether a stored record is still within its time

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession/memcluster"
 )
 
 func TestIdleTimeoutEndsSession(t *testing.T) {
@@ -286,10 +287,10 @@ func TestExpiryBoundaries(t *testing.T) {
 	if exp, ok := o.expiration(&record{created: born + 1}, now); !ok || exp != 1 {
 		t.Errorf("one second left: expiration %d, %v; want 1", exp, ok)
 	}
-	if got := memcachedExpiration(now, maxMemcachedRelative); got != maxMemcachedRelative {
+	if got := memcluster.Expiration(now, memcluster.MaxRelativeExpiration); got != memcluster.MaxRelativeExpiration {
 		t.Errorf("30 days: %d, want relative", got)
 	}
-	if got := memcachedExpiration(now, maxMemcachedRelative+1); got != int32(now.Unix()+maxMemcachedRelative+1) {
+	if got := memcluster.Expiration(now, memcluster.MaxRelativeExpiration+1); got != int32(now.Unix()+memcluster.MaxRelativeExpiration+1) {
 		t.Errorf("30 days and a second: %d, want an absolute time", got)
 	}
 	t0 := now.Unix()

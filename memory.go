@@ -63,7 +63,7 @@ func expiresAt(now time.Time, exp int32) (deadline time.Time, expired bool) {
 		return time.Time{}, false
 	case exp < 0:
 		return time.Time{}, true
-	case exp <= maxMemcachedRelative:
+	case exp <= memcluster.MaxRelativeExpiration:
 		return now.Add(time.Duration(exp) * time.Second), false
 	}
 	t := time.Unix(int64(exp), 0)

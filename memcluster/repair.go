@@ -2,7 +2,6 @@ package memcluster
 
 import (
 	"errors"
-	"math"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -33,10 +32,6 @@ func (c *Client) repair(o *op, primary, holder *server, item *memcache.Item, han
 	return item
 }
 
-// maxRelativeExpiration is the largest expiration memcached reads as
-// relative seconds; larger values are absolute Unix times.
-const maxRelativeExpiration = 30 * 24 * 60 * 60
-
 // repairExpiration returns the memcached expiration for a repaired copy:
 // the repair TTL (at least a second).
 func (c *Client) repairExpiration() int32 {
@@ -58,12 +53,7 @@ func (c *Client) copyExpiration(s *server, now int64) int32 {
 	return c.expiration(ttl)
 }
 
-// expiration encodes a lifetime of secs seconds from now as memcached
-// expects: relative seconds up to 30 days, an absolute Unix time beyond (a
-// relative 31 days would be read as a date in 1970).
+// expiration encodes a lifetime of secs seconds from now for memcached.
 func (c *Client) expiration(secs int64) int32 {
-	if secs > maxRelativeExpiration {
-		return int32(min(c.now().Unix()+secs, math.MaxInt32))
-	}
-	return int32(secs)
+	return Expiration(c.now(), secs)
 }
