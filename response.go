@@ -331,27 +331,34 @@ func (s *Session) writeCookie(now time.Time) {
 // privateCache keeps a response that sets or expires the session cookie out
 // of shared caches, which could hand one visitor's cookie to many: no-store
 // unless the handler chose a policy, and then without public or s-maxage
-// and with private.
+// and with private. A policy that already is so is left as the handler
+// wrote it, so the hook's second look (after writeCookie's) rewrites
+// nothing.
 func (s *Session) privateCache(h http.Header) {
 	policy := h.Values("Cache-Control")
 	if len(policy) == 0 {
 		h.Set("Cache-Control", "no-store")
 		return
 	}
-	var kept []string
-	private := false
+	var space [8]string
+	kept := space[:0]
+	private, dropped := false, false
 	for _, line := range policy {
 		for d := range strings.SplitSeq(line, ",") {
 			d = strings.TrimSpace(d)
 			name, _, _ := strings.Cut(d, "=")
 			switch strings.ToLower(strings.TrimSpace(name)) {
 			case "", "public", "s-maxage":
+				dropped = true
 				continue
 			case "private", "no-store":
 				private = true
 			}
 			kept = append(kept, d)
 		}
+	}
+	if private && !dropped {
+		return
 	}
 	if !private {
 		kept = append(kept, "private")

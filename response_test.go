@@ -43,6 +43,21 @@ func TestCacheControlKeptWhenHandlerSetsIt(t *testing.T) {
 	}
 }
 
+// A policy that already keeps the response out of shared caches is sent as
+// the handler wrote it, not rebuilt.
+func TestPrivateCachePolicyIsNotRewritten(t *testing.T) {
+	a := newApp(t, NewMemoryClient(), Options{})
+	a.engine.GET("/", func(c *gin.Context) {
+		c.Writer.Header()["Cache-Control"] = []string{"no-cache,private", "max-age=0"}
+		Default(c).Set("k", 1)
+		c.String(http.StatusOK, "x")
+	})
+	rec := a.get("/")
+	if got := rec.Header().Values("Cache-Control"); !reflect.DeepEqual(got, []string{"no-cache,private", "max-age=0"}) || sessionCookie(rec, "session_id") == nil {
+		t.Errorf("Cache-Control %q, cookie %v; want the handler's two lines untouched", got, sessionCookie(rec, "session_id"))
+	}
+}
+
 // A response that sets or expires the session cookie is never storable by a
 // shared cache, whatever policy the handler chose: a CDN could otherwise hand
 // one visitor's session to many.
