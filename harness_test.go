@@ -504,3 +504,21 @@ const (
 	fuzzSecret    = "fuzz-secret-0123456789abcdef0123456789"
 	fuzzOldSecret = "fuzz-old-secret-0123456789abcdef012345"
 )
+
+// decodeRecord decodes stored bytes into a new record (tag unchecked).
+func decodeRecord(b []byte) (*record, error) {
+	r := new(record)
+	if err := r.decode(b); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// openRecord verifies and decodes stored bytes into a new record.
+func openRecord(rs *recordSealer, key string, b []byte) (*record, error) {
+	r := new(record)
+	if err := rs.open(r, key, b); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

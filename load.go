@@ -47,13 +47,14 @@ func (s *Session) loadLocked() {
 	if found {
 		ident := identity{id: id}
 		key := s.m.store.key(&ident)
-		rec, cas, err := s.m.store.load(key, now)
+		cas, found, err := s.m.store.load(&s.st.rec, key, now)
 		if err != nil {
 			s.st.load, s.st.loadErr = loadFailed, err
 			return
 		}
-		if rec != nil {
-			s.st.startStored(id, key, rec, cas)
+		if found {
+			s.st.startStored(id, key, cas)
+			rec := &s.st.rec
 			s.st.ch.refresh = s.m.opts.refreshDue(rec, now) || rec.oldSeal // re-seal with the current secret
 			if !current {
 				s.st.cookie = cookieSend // re-sign with the current secret

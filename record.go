@@ -45,8 +45,9 @@ const (
 // decoding it, so forged bytes never reach the decoder; the caps bound what
 // a record sealed by the application itself (a bug, or a stolen secret) can
 // make a load allocate. Save refuses a session over them with ErrTooLarge,
-// so whatever is stored can be read back. A load allocates the record
-// (~0.5 KB), a slice of pairs past smallMax keys and a slice of flashes,
+// so whatever is stored can be read back. A load decodes into the record
+// inside the Session and allocates a slice of pairs past smallMax keys and a
+// slice of flashes,
 // each sized from a count checked against its cap and against the bytes
 // that must hold it: at most 10 times the record's size plus 64 KiB,
 // whatever the bytes (tested in record_test.go).
@@ -62,8 +63,9 @@ const (
 // smallMax is the most keys a record holds without the sorted slice.
 // Sessions usually hold a handful of keys: keeping them in a small array,
 // with keys and values pointing into memcached's bytes, saves an allocation
-// on every request.
-const smallMax = 8
+// on every request. The array lives inside the Session (state.rec), so it
+// is kept small: every request that uses a session allocates it.
+const smallMax = 4
 
 // pair is one key and its raw msgpack value. Both usually alias the stored
 // bytes; neither is ever modified in place.
@@ -71,22 +73,23 @@ type pair struct{ key, val []byte }
 
 // record is the decoded form of a stored session.
 type record struct {
-	created    int64 // Unix seconds
-	touched    int64 // Unix seconds of the last write (idle refresh)
-	persistent bool
+	created int64 // Unix seconds
+	touched int64 // Unix seconds of the last write (idle refresh)
 	// stamp is a hash of the user's security stamp at Login (stampSize
 	// bytes), or nil; stampChecked is the Unix second it was last checked.
 	stamp        []byte
 	stampChecked int64
-	// oldSeal is set by recordSealer.open when only one of OldSecrets
-	// verified the stored bytes: the next write re-seals them.
-	oldSeal bool
 	// The values: small[:nsmall], in insertion order, while big is nil;
 	// big, sorted by key, once the record has held more than smallMax keys.
 	small   [smallMax]pair
-	nsmall  int
 	big     []pair
 	flashes [][]byte // raw msgpack per flash
+	nsmall  uint8
+	// persistent is the "remember me" flag.
+	persistent bool
+	// oldSeal is set by recordSealer.open when only one of OldSecrets
+	// verified the stored bytes: the next write re-seals them.
+	oldSeal bool
 }
 
 // find returns the index of key in small, or -1.
@@ -247,43 +250,43 @@ func (r *record) encode(dst []byte) []byte {
 	return append(dst, make([]byte, tagSize)...)
 }
 
-// decodeRecord parses stored bytes WITHOUT checking their tag: stored
-// bytes are read with recordSealer.open, which verifies the tag first.
-// Anything that is not exactly a canonical record of this version —
+// decode replaces r with the record in stored bytes WITHOUT checking their
+// tag: stored bytes are read with recordSealer.open, which verifies the tag
+// first. Anything that is not exactly a canonical record of this version —
 // truncated, foreign, over the caps, or with trailing bytes — is
-// errCorrupt. The returned values alias b.
+// errCorrupt, and leaves r unusable. The decoded values alias b.
 //
 // Allocation is bounded by what b can hold: every count is checked against
 // its cap and against the bytes left before anything is sized from it.
-func decodeRecord(b []byte) (*record, error) {
+func (r *record) decode(b []byte) error {
 	if len(b) < recordMin || (b[0] != 0x97 && b[0] != 0x98) || b[1] != recordVersion ||
 		b[offCreated-1] != 0xd3 || b[offTouched-1] != 0xd3 ||
 		(b[offPersistent] != 0xc2 && b[offPersistent] != 0xc3) ||
 		b[len(b)-tagField] != 0xc4 || b[len(b)-tagField+1] != tagSize {
-		return nil, errCorrupt
+		return errCorrupt
 	}
 	body := b[:len(b)-tagField] // values and flashes never reach into the tag
-	r := &record{
+	*r = record{
 		created:    int64(binary.BigEndian.Uint64(b[offCreated:])),
 		touched:    int64(binary.BigEndian.Uint64(b[offTouched:])),
 		persistent: b[offPersistent] == 0xc3,
 	}
 	off, err := r.decodeValues(body, recordHeader)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if off, err = r.decodeFlashes(body, off); err != nil {
-		return nil, err
+		return err
 	}
 	if b[0] == 0x98 {
 		if off, err = r.decodeGuard(body, off); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if off != len(body) {
-		return nil, errCorrupt
+		return errCorrupt
 	}
-	return r, nil
+	return nil
 }
 
 // decodeValues reads the map at body[off:] into r and returns the offset
@@ -377,11 +380,11 @@ func (r *record) decodeFlashes(body []byte, off int) (int, error) {
 
 // clone returns a copy that can be changed without changing r (raw values
 // are immutable, so sharing them is safe).
-func (r *record) clone() *record {
+func (r *record) clone() record {
 	c := *r
 	c.big = slices.Clone(r.big)
 	c.flashes = slices.Clone(r.flashes)
-	return &c
+	return c
 }
 
 // removeFlashes drops, once each, the flashes equal to taken.

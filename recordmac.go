@@ -79,14 +79,14 @@ func (rs *recordSealer) seal(key string, b []byte) []byte {
 	return b
 }
 
-// open verifies b, read from memcached under key, then decodes it. The tag
-// is checked first (in constant time, against the current secret and then
-// each old one), so bytes that were not sealed by ginsession cost one MAC
-// pass per secret and no decoding. A record that only an old secret
-// verifies comes back with oldSeal set.
-func (rs *recordSealer) open(key string, b []byte) (*record, error) {
+// open verifies b, read from memcached under key, then decodes it into
+// dst. The tag is checked first (in constant time, against the current
+// secret and then each old one), so bytes that were not sealed by
+// ginsession cost one MAC pass per secret and no decoding. A record that
+// only an old secret verifies comes back with oldSeal set.
+func (rs *recordSealer) open(dst *record, key string, b []byte) error {
 	if len(b) < recordMin {
-		return nil, errCorrupt
+		return errCorrupt
 	}
 	signed, got := b[:len(b)-tagSize], b[len(b)-tagSize:]
 	var want [tagSize]byte
@@ -100,13 +100,12 @@ func (rs *recordSealer) open(key string, b []byte) (*record, error) {
 			}
 		}
 		if !old {
-			return nil, errForgedRecord
+			return errForgedRecord
 		}
 	}
-	r, err := decodeRecord(b)
-	if err != nil {
-		return nil, err
+	if err := dst.decode(b); err != nil {
+		return err
 	}
-	r.oldSeal = old
-	return r, nil
+	dst.oldSeal = old
+	return nil
 }

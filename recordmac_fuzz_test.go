@@ -128,12 +128,12 @@ func TestFuzzRecordSeeds(t *testing.T) {
 	rs, _ := fuzzSealers()
 	seeds, valid := fuzzRecordSeeds()
 	for i, seed := range seeds {
-		_, err := rs.open(fuzzRecordKey, seed)
+		_, err := openRecord(rs, fuzzRecordKey, seed)
 		if (i < valid) != (err == nil) {
 			t.Errorf("seed %d (%x): open error = %v, want valid = %v", i, seed, err, i < valid)
 		}
 		if i < valid {
-			if _, err := rs.open(fuzzRecordKey+"x", seed); !errors.Is(err, errForgedRecord) {
+			if _, err := openRecord(rs, fuzzRecordKey+"x", seed); !errors.Is(err, errForgedRecord) {
 				t.Errorf("seed %d opened under another key: %v", i, err)
 			}
 		}
@@ -164,7 +164,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		// 2. The verifying decoder on the bytes as given: anything it
 		// accepts was sealed by one of its secrets and is exactly what
 		// encoding and sealing the record gives.
-		if got, err := rs.open(fuzzRecordKey, b); err == nil {
+		if got, err := openRecord(rs, fuzzRecordKey, b); err == nil {
 			sealer := rs
 			if got.oldSeal {
 				sealer = oldOnly
@@ -183,7 +183,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		// parse, re-encode to the same bytes, and a change of key or of any
 		// byte is refused.
 		sealed := rs.seal(fuzzRecordKey, bytes.Clone(b))
-		got, errOpen := rs.open(fuzzRecordKey, sealed)
+		got, errOpen := openRecord(rs, fuzzRecordKey, sealed)
 		if (errOpen == nil) != (err == nil) {
 			t.Fatalf("sealed %x: open error %v, but decodeRecord error %v", sealed, errOpen, err)
 		}
@@ -196,16 +196,16 @@ func FuzzDecodeRecord(f *testing.F) {
 		if again := rs.seal(fuzzRecordKey, got.encode(nil)); !bytes.Equal(again, sealed) {
 			t.Fatalf("verified record %x re-encodes to %x", sealed, again)
 		}
-		if _, err := rs.open(fuzzRecordKey+"x", sealed); err == nil {
+		if _, err := openRecord(rs, fuzzRecordKey+"x", sealed); err == nil {
 			t.Fatal("a sealed record opened under another key")
 		}
 		flipped := bytes.Clone(sealed)
 		flipped[int(crc32.ChecksumIEEE(b))%len(flipped)] ^= 1 + byte(len(b))%255
-		if _, err := rs.open(fuzzRecordKey, flipped); err == nil {
+		if _, err := openRecord(rs, fuzzRecordKey, flipped); err == nil {
 			t.Fatalf("sealed record %x opened with a byte changed: %x", sealed, flipped)
 		}
 		old := oldOnly.seal(fuzzRecordKey, bytes.Clone(b))
-		if got, err := rs.open(fuzzRecordKey, old); err != nil || !got.oldSeal {
+		if got, err := openRecord(rs, fuzzRecordKey, old); err != nil || !got.oldSeal {
 			t.Fatalf("a record sealed with the old secret: open = %v, oldSeal %v", err, got != nil && got.oldSeal)
 		}
 	})
@@ -228,7 +228,7 @@ func fuzzCheckRecord(t *testing.T, r *record, b []byte) {
 	}
 	// The clone used by the CAS merge must be equal too.
 	c := r.clone()
-	if msg := fuzzRecordDiff(r, c); msg != "" {
+	if msg := fuzzRecordDiff(r, &c); msg != "" {
 		t.Fatalf("clone differs: %s", msg)
 	}
 	// Deleting and setting back every key gives the same record.
@@ -236,7 +236,7 @@ func fuzzCheckRecord(t *testing.T, r *record, b []byte) {
 		c.del(k)
 		c.set(k, v)
 	}
-	if msg := fuzzRecordDiff(r, c); msg != "" {
+	if msg := fuzzRecordDiff(r, &c); msg != "" {
 		t.Fatalf("deleting and setting back every key changed the record: %s", msg)
 	}
 }
@@ -280,7 +280,7 @@ func BenchmarkRecordOpen(b *testing.B) {
 	b.Run("open", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := rs.open(key, sealed); err != nil {
+			if _, err := openRecord(rs, key, sealed); err != nil {
 				b.Fatal(err)
 			}
 		}

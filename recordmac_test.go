@@ -133,10 +133,10 @@ func TestRecordSealedWithOldSecretIsResealed(t *testing.T) {
 		after.wantMe(cookie, "alice", "old-sealed record after the rotation")
 
 		stored := after.raw(key)
-		if _, err := newRecordSealer(newSecret, nil).open(key, stored); err != nil {
+		if _, err := openRecord(newRecordSealer(newSecret, nil), key, stored); err != nil {
 			t.Fatalf("after a read with the new secret, the record does not verify with it: %v", err)
 		}
-		if _, err := newRecordSealer(oldSecret, nil).open(key, stored); err == nil {
+		if _, err := openRecord(newRecordSealer(oldSecret, nil), key, stored); err == nil {
 			t.Fatal("after a read with the new secret, the record still verifies with the old one")
 		}
 		writes := after.store.writes()
@@ -185,7 +185,7 @@ func TestRecordTagCoversEveryByte(t *testing.T) {
 	rs, _ := fuzzSealers()
 	r := recordOf(1, 2, true, map[string][]byte{"user_name": []byte("\xa5alice"), "n": {0x07}}, []byte{0xc0})
 	good := rs.seal(fuzzRecordKey, r.encode(nil))
-	if _, err := rs.open(fuzzRecordKey, good); err != nil {
+	if _, err := openRecord(rs, fuzzRecordKey, good); err != nil {
 		t.Fatalf("open(seal(r)) = %v", err)
 	}
 	b := bytes.Clone(good)
@@ -193,7 +193,7 @@ func TestRecordTagCoversEveryByte(t *testing.T) {
 		for _, v := range []byte{b[i] ^ 1, b[i] ^ 0x80, ^b[i]} {
 			orig := b[i]
 			b[i] = v
-			if _, err := rs.open(fuzzRecordKey, b); err == nil {
+			if _, err := openRecord(rs, fuzzRecordKey, b); err == nil {
 				t.Fatalf("byte %d changed from %#x to %#x: the record still opens", i, orig, v)
 			} else if i < len(b)-tagField && !errors.Is(err, errForgedRecord) {
 				t.Fatalf("byte %d changed: %v, want the integrity error (the tag is checked before decoding)", i, err)

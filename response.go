@@ -313,7 +313,7 @@ func (s *Session) writeCookie(now time.Time) {
 	} else {
 		ck.Value = s.m.cookies.encode(s.st.ident.id)
 		if s.st.rec.persistent {
-			ck.MaxAge = o.cookieMaxAge(s.st.rec, now)
+			ck.MaxAge = o.cookieMaxAge(&s.st.rec, now)
 		}
 	}
 	h := s.resp.w.Header()

@@ -1,10 +1,6 @@
 package ginsession
 
-import (
-	"time"
-
-	"github.com/bradfitz/gomemcache/memcache"
-)
+import "time"
 
 // The per-request session state is plain data: this file holds its types and
 // the transitions the Session methods make, and does no I/O. The store
@@ -46,33 +42,27 @@ type identity struct {
 	id    string // "" while anonymous
 	key   string // the memcached key of id, filled by the store when needed
 	cas   uint64 // CAS id of the stored record as read; 0 = unknown, re-read before a swap
-	prev  previous
+	// prevKey is the key of the stored session a pending regeneration
+	// replaces: deleted once the new ID is stored, restored if storing fails.
+	prevKey string
 }
 
-// previous is the stored session a pending regeneration replaces: deleted
-// once the new ID is stored, restored if storing fails.
-type previous struct {
-	id, key string
-	created int64 // the record's creation time before Login restarted it
-}
-
-// state is one request's view of its session.
+// state is one request's view of its session. It is allocated with the
+// Session on every request that uses one, record included, so it keeps to
+// what a read needs; a write allocates its change log.
 type state struct {
-	load    loadState
-	loadErr error // the store failure, when load is loadFailed
-	isNew   bool  // created by this request: no valid stored session was found, or it was destroyed
-	ident   identity
-	rec     *record
+	load   loadState
+	cookie cookieAction
+	isNew  bool // created by this request: no valid stored session was found, or it was destroyed
+	ident  identity
+	// rec is the session's data: the stored record as read (decoded in
+	// place), a fresh one, or one this request wrote.
+	rec     record
 	ch      changes
-	cookie  cookieAction
+	loadErr error // the store failure, when load is loadFailed
 	// encodeErr holds the values that failed to encode since the last
 	// Save, which reports them whatever else happened to the session.
 	encodeErr error
-	// editSpace backs ch.edits for the few keys a request usually changes,
-	// and item is the store's write request, both reused so a write does not
-	// allocate them.
-	editSpace [4]edit
-	item      memcache.Item
 }
 
 // changes are this request's own edits, replayed onto a fresh copy of the
@@ -110,19 +100,10 @@ func (ch *changes) mark(key string, set bool) {
 	ch.edits = append(ch.edits, edit{key: key, set: set})
 }
 
-// mark records a change of key in the change log, in editSpace while it
-// fits.
-func (st *state) mark(key string, set bool) {
-	if st.ch.edits == nil {
-		st.ch.edits = st.editSpace[:0]
-	}
-	st.ch.mark(key, set)
-}
-
 // freshRecord returns an empty session record created at now.
-func freshRecord(now time.Time, persistent bool) *record {
+func freshRecord(now time.Time, persistent bool) record {
 	t := now.Unix()
-	return &record{created: t, touched: t, persistent: persistent}
+	return record{created: t, touched: t, persistent: persistent}
 }
 
 // startFresh makes the state a new, empty, anonymous session.
@@ -133,12 +114,11 @@ func (st *state) startFresh(now time.Time, persistent bool) {
 	st.ch = changes{}
 }
 
-// startStored makes the state the stored session rec, read under key with
-// CAS id cas.
-func (st *state) startStored(id, key string, rec *record, cas uint64) {
+// startStored makes the state the stored session that was just decoded
+// into st.rec, read under key with CAS id cas.
+func (st *state) startStored(id, key string, cas uint64) {
 	st.load = loaded
 	st.ident = identity{state: idStored, id: id, key: key, cas: cas}
-	st.rec = rec
 }
 
 // needsWrite reports whether a commit has something to store.
@@ -161,7 +141,7 @@ func (st *state) set(key string, raw []byte) bool {
 		return false
 	}
 	st.rec.set(key, raw)
-	st.mark(key, true)
+	st.ch.mark(key, true)
 	return true
 }
 
@@ -171,7 +151,7 @@ func (st *state) del(key string) bool {
 		return false
 	}
 	st.rec.del(key)
-	st.mark(key, false)
+	st.ch.mark(key, false)
 	return true
 }
 
@@ -220,18 +200,15 @@ func (st *state) setPersistent(on bool) bool {
 // becomes the pending previous one. With restartAt set (a login), the
 // absolute Lifetime counts from then.
 func (st *state) regenerate(newID func() string, restartAt int64) {
-	prev := st.ident.prev
+	prevKey := st.ident.prevKey
 	if st.ident.state == idStored {
-		prev = previous{id: st.ident.id, key: st.ident.key}
-	}
-	if prev.id != "" && st.ident.state != idRegenerated {
-		prev.created = st.rec.created
+		prevKey = st.ident.key
 	}
 	next := idFresh
-	if prev.id != "" {
+	if prevKey != "" {
 		next = idRegenerated
 	}
-	st.ident = identity{state: next, id: newID(), prev: prev}
+	st.ident = identity{state: next, id: newID(), prevKey: prevKey}
 	st.cookie = cookieSend
 	if restartAt != 0 {
 		st.rec.created = restartAt
@@ -251,8 +228,8 @@ func (st *state) setGuard(stamp []byte, now int64) {
 // a pending regeneration's previous one.
 func (st *state) storedKeys() []string {
 	var keys []string
-	if st.ident.prev.key != "" {
-		keys = append(keys, st.ident.prev.key)
+	if st.ident.prevKey != "" {
+		keys = append(keys, st.ident.prevKey)
 	}
 	if st.ident.state == idStored {
 		keys = append(keys, st.ident.key)
@@ -280,8 +257,8 @@ func (st *state) ended(now time.Time, persistent bool) {
 // written resets change tracking after a successful write of rec. The CAS id
 // is now unknown, so a second commit in this request re-reads first.
 func (st *state) written(rec *record) {
-	st.rec = rec
-	st.ident.state, st.ident.cas, st.ident.prev = idStored, 0, previous{}
+	st.rec = *rec
+	st.ident.state, st.ident.cas, st.ident.prevKey = idStored, 0, ""
 	st.ch = changes{}
 }
 
@@ -293,7 +270,7 @@ func (st *state) written(rec *record) {
 func (st *state) dropChanges(now time.Time, persistent bool) {
 	switch st.ident.state {
 	case idStored, idRegenerated:
-		st.load, st.rec, st.ident = stale, nil, identity{}
+		st.load, st.rec, st.ident = stale, record{}, identity{}
 		st.cookie = cookieKeep
 	case idFresh, idAnonymous:
 		st.rec = freshRecord(now, persistent)
@@ -307,7 +284,7 @@ func (st *state) dropChanges(now time.Time, persistent bool) {
 // replay applies this request's changes to a freshly read record: a clear,
 // then the last set or delete of each key it changed (last writer wins per
 // key), flash messages consumed and added, and the persistence flag.
-func (st *state) replay(fresh *record) *record {
+func (st *state) replay(fresh *record) record {
 	out := fresh.clone()
 	if st.ch.cleared {
 		out.clearValues()

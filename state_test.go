@@ -40,9 +40,9 @@ func TestStateAnonymousUntilFirstChange(t *testing.T) {
 
 func TestStateFailedRegenerationGoesStale(t *testing.T) {
 	st := testState(t)
-	st.startStored("old", "key-old", &record{created: 10, touched: 20}, 7)
+	startStoredWith(st, "old", "key-old", record{created: 10, touched: 20}, 7)
 	st.regenerate(counterID(), 99)
-	if st.ident.state != idRegenerated || st.ident.prev != (previous{id: "old", key: "key-old", created: 10}) || st.rec.created != 99 {
+	if st.ident.state != idRegenerated || st.ident.prevKey != "key-old" || st.rec.created != 99 {
 		t.Fatalf("after regenerate: ident %+v, created %d", st.ident, st.rec.created)
 	}
 	if keys := st.storedKeys(); len(keys) != 1 || keys[0] != "key-old" {
@@ -50,7 +50,7 @@ func TestStateFailedRegenerationGoesStale(t *testing.T) {
 	}
 	st.set("role", []byte{0x01})
 	st.dropChanges(time.Unix(1_000_000, 0), false)
-	if st.load != stale || st.rec != nil || st.ident != (identity{}) || st.cookie != cookieKeep || st.needsWrite() {
+	if st.load != stale || st.rec.created != 0 || st.ident != (identity{}) || st.cookie != cookieKeep || st.needsWrite() {
 		t.Fatalf("after a failed regeneration: load %v, rec %v, ident %+v, cookie %v; want a stale state that re-reads the stored session", st.load, st.rec, st.ident, st.cookie)
 	}
 }
@@ -61,7 +61,7 @@ func TestStateReplayAppliesOnlyThisRequestsChanges(t *testing.T) {
 	stored.set("cart", []byte{0x01})
 	stored.set("theme", []byte{0x02})
 	stored.flashes = [][]byte{{0xa1, 'a'}}
-	st.startStored("id", "key", stored.clone(), 1)
+	startStoredWith(st, "id", "key", stored.clone(), 1)
 	st.del("cart")
 	st.set("user", []byte{0x03})
 	st.takeFlashes()
@@ -72,7 +72,7 @@ func TestStateReplayAppliesOnlyThisRequestsChanges(t *testing.T) {
 	fresh.set("theme", []byte{0x04})
 	fresh.flashes = append(fresh.flashes, []byte{0xa1, 'c'})
 
-	out := st.replay(fresh)
+	out := st.replay(&fresh)
 	if _, ok := out.get("cart"); ok {
 		t.Error("the delete was not replayed")
 	}
@@ -89,7 +89,7 @@ func TestStateReplayAppliesOnlyThisRequestsChanges(t *testing.T) {
 
 func TestStateDestroyedExpiresTheCookie(t *testing.T) {
 	st := testState(t)
-	st.startStored("id", "key", &record{}, 1)
+	startStoredWith(st, "id", "key", record{}, 1)
 	st.set("k", []byte{0x01})
 	st.destroyed(time.Unix(1_000_000, 0), false)
 	if st.ident.state != idAnonymous || st.cookie != cookieExpire || st.needsWrite() || !st.isNew || st.rec.count() != 0 {
@@ -102,12 +102,12 @@ func TestStateDestroyedExpiresTheCookie(t *testing.T) {
 // the same request are not recorded as consumed.
 func TestStateReplayCarriesGuardAndCreated(t *testing.T) {
 	st := testState(t)
-	st.startStored("id", "key", &record{created: 100, touched: 100, persistent: true}, 1)
+	startStoredWith(st, "id", "key", record{created: 100, touched: 100, persistent: true}, 1)
 	st.setGuard([]byte("0123456789abcdef"), 500)
 	st.setPersistent(false)
 	st.rec.created = 400
-	fresh := &record{created: 100, touched: 300, persistent: true, stamp: []byte("old-stamp-hash.."), stampChecked: 200}
-	out := st.replay(fresh)
+	fresh := record{created: 100, touched: 300, persistent: true, stamp: []byte("old-stamp-hash.."), stampChecked: 200}
+	out := st.replay(&fresh)
 	if string(out.stamp) != "0123456789abcdef" || out.stampChecked != 500 {
 		t.Errorf("merged stamp %q checked %d, want this request's", out.stamp, out.stampChecked)
 	}
@@ -116,10 +116,16 @@ func TestStateReplayCarriesGuardAndCreated(t *testing.T) {
 	}
 
 	st = testState(t)
-	st.startStored("id", "key", &record{flashes: [][]byte{{0xa1, 'a'}}}, 1)
+	startStoredWith(st, "id", "key", record{flashes: [][]byte{{0xa1, 'a'}}}, 1)
 	st.addFlash([]byte{0xa1, 'b'})
 	st.takeFlashes()
 	if len(st.ch.flashTaken) != 1 || string(st.ch.flashTaken[0]) != "\xa1a" {
 		t.Errorf("consumed %q, want only the stored flash", st.ch.flashTaken)
 	}
+}
+
+// startStoredWith makes st the stored session rec, as a load does.
+func startStoredWith(st *state, id, key string, rec record, cas uint64) {
+	st.rec = rec
+	st.startStored(id, key, cas)
 }

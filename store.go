@@ -18,10 +18,12 @@ type store struct {
 	client  Client
 	opts    *Options
 	records *recordSealer // seals what is written, verifies what is read
-	// buffers holds *[]byte record buffers reused across writes: a Client
-	// never keeps item.Value past its call (gomemcache writes it out, the
-	// memory client copies it).
+	// buffers holds *[]byte record buffers and items holds *memcache.Item
+	// write requests, both reused across writes: a Client never keeps the
+	// item or its Value past its call (gomemcache writes it out, the memory
+	// client copies it).
 	buffers sync.Pool
+	items   sync.Pool
 }
 
 // isMiss reports whether err means "no such item".
@@ -43,26 +45,23 @@ func (sto *store) key(ident *identity) string {
 	return ident.key
 }
 
-// load fetches and decodes the session stored under key. It returns
-// (nil, 0, nil) when the session does not exist, is expired, or holds bytes
-// that are not a valid record (logged); an error only for store failures.
-func (sto *store) load(key string, now time.Time) (*record, uint64, error) {
+// load fetches the session stored under key and decodes it into dst,
+// returning its CAS id. found is false when the session does not exist, is
+// expired, or holds bytes that are not a valid record (logged), and then
+// dst holds nothing usable; err is set only for store failures.
+func (sto *store) load(dst *record, key string, now time.Time) (cas uint64, found bool, err error) {
 	item, err := sto.client.Get(key)
 	if isMiss(err) {
-		return nil, 0, nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("ginsession: load session: %w", err)
+		return 0, false, fmt.Errorf("ginsession: load session: %w", err)
 	}
-	rec, err := sto.records.open(key, item.Value)
-	if err != nil {
+	if err := sto.records.open(dst, key, item.Value); err != nil {
 		sto.opts.Logger.Warn("ginsession: ignoring unreadable session record; starting a new session", "error", err, "bytes", len(item.Value))
-		return nil, 0, nil
+		return 0, false, nil
 	}
-	if !sto.opts.alive(rec, now) {
-		return nil, 0, nil
-	}
-	return rec, item.CasID, nil
+	return item.CasID, sto.opts.alive(dst, now), nil
 }
 
 // save writes the session: Add for a new or regenerated one,
@@ -70,16 +69,18 @@ func (sto *store) load(key string, now time.Time) (*record, uint64, error) {
 // vanished from the store meanwhile, is not brought back: st becomes a
 // fresh session and save returns ErrSessionEnded.
 func (sto *store) save(st *state, now time.Time) error {
-	exp, ok := sto.opts.expiration(st.rec, now)
+	exp, ok := sto.opts.expiration(&st.rec, now)
 	if !ok {
 		return sto.ended(st, now)
 	}
 	buf := sto.buffer()
 	defer sto.release(buf)
+	item := sto.item()
+	defer sto.items.Put(item)
 	if st.ident.state == idStored {
-		return sto.swap(st, now, exp, buf)
+		return sto.swap(st, now, exp, buf, item)
 	}
-	return sto.add(st, now, exp, buf)
+	return sto.add(st, now, exp, buf, item)
 }
 
 // maxPooledBuffer is the largest record buffer kept for reuse: a rare huge
@@ -95,6 +96,14 @@ func (sto *store) buffer() *[]byte {
 	return &b
 }
 
+// item returns a write request from the pool.
+func (sto *store) item() *memcache.Item {
+	if it, ok := sto.items.Get().(*memcache.Item); ok {
+		return it
+	}
+	return new(memcache.Item)
+}
+
 // release returns a record buffer to the pool.
 func (sto *store) release(b *[]byte) {
 	if cap(*b) <= maxPooledBuffer {
@@ -104,14 +113,13 @@ func (sto *store) release(b *[]byte) {
 
 // add stores a new (or regenerated) session under its ID, never
 // overwriting, then deletes the ID a regeneration replaced.
-func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte) error {
+func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *memcache.Item) error {
 	st.rec.touched = now.Unix()
 	key := sto.key(&st.ident)
-	value, err := sto.encode(key, st.rec, buf)
+	value, err := sto.encode(key, &st.rec, buf)
 	if err != nil {
 		return err
 	}
-	item := &st.item
 	*item = memcache.Item{Key: key, Value: value, Expiration: exp}
 	err = sto.client.Add(item)
 	if errors.Is(err, memcache.ErrNotStored) { // an ID collision: never overwrite
@@ -123,7 +131,7 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte) error {
 	if err != nil {
 		return fmt.Errorf("ginsession: save session: %w", err)
 	}
-	if prev := st.ident.prev.key; prev != "" {
+	if prev := st.ident.prevKey; prev != "" {
 		err := sto.client.Delete(prev)
 		if err != nil {
 			_ = sto.client.Delete(item.Key) // undo: the old session decides
@@ -135,24 +143,23 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte) error {
 			return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
 		}
 	}
-	st.written(st.rec)
+	st.written(&st.rec)
 	return nil
 }
 
 // swap updates a stored record with CompareAndSwap. On a conflict (or with
 // no CAS id) it re-reads the stored session, replays this request's own
 // changes onto it and retries, at most MaxRetries times.
-func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte) error {
-	item := &st.item
+func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte, item *memcache.Item) error {
 	*item = memcache.Item{Key: sto.key(&st.ident), Expiration: exp}
 	if st.ident.cas != 0 {
 		st.rec.touched = now.Unix()
-		value, err := sto.encode(item.Key, st.rec, buf)
+		value, err := sto.encode(item.Key, &st.rec, buf)
 		if err != nil {
 			return err
 		}
 		item.Value, item.CasID = value, st.ident.cas
-		if done, err := sto.settle(st, now, sto.client.CompareAndSwap(item), st.rec); done {
+		if done, err := sto.settle(st, now, sto.client.CompareAndSwap(item), &st.rec); done {
 			return err
 		}
 	}
@@ -160,26 +167,27 @@ func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte) error {
 		if attempt > 0 {
 			backoff(attempt)
 		}
-		fresh, cas, err := sto.load(item.Key, now)
+		var fresh record
+		cas, found, err := sto.load(&fresh, item.Key, now)
 		if err != nil {
 			return fmt.Errorf("ginsession: save session: %w", errors.Unwrap(err))
 		}
-		if fresh == nil {
+		if !found {
 			return sto.ended(st, now)
 		}
-		if !st.ch.edited() && !sto.opts.refreshDue(fresh, now) {
+		if !st.ch.edited() && !sto.opts.refreshDue(&fresh, now) {
 			// Only a refresh was due, and another request just did it.
-			st.written(fresh)
+			st.written(&fresh)
 			return nil
 		}
-		merged := st.replay(fresh)
+		merged := st.replay(&fresh)
 		merged.touched = now.Unix()
-		value, err := sto.encode(item.Key, merged, buf)
+		value, err := sto.encode(item.Key, &merged, buf)
 		if err != nil {
 			return err
 		}
 		item.Value, item.CasID = value, cas
-		if done, err := sto.settle(st, now, sto.client.CompareAndSwap(item), merged); done {
+		if done, err := sto.settle(st, now, sto.client.CompareAndSwap(item), &merged); done {
 			return err
 		}
 	}
