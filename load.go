@@ -37,26 +37,23 @@ func (s *Session) with(fn func(st *state)) error {
 // access; a missing, expired or unreadable record gives a fresh session.
 func (s *Session) loadLocked() {
 	now := s.m.now()
-	var id string
-	var current bool
+	var who *cookieIdentity
 	found := requestCookies(s.req.Header, s.m.opts.CookieName, maxCandidate, func(value string) bool {
 		var ok bool
-		id, current, ok = s.m.cookies.decode(value)
+		who, ok = s.m.ids.resolve(value)
 		return ok
 	})
 	if found {
-		ident := identity{id: id}
-		key := s.m.store.key(&ident)
-		cas, found, err := s.m.store.load(&s.st.rec, key, now)
+		cas, found, err := s.m.store.load(&s.st.rec, who.key, now)
 		if err != nil {
 			s.st.load, s.st.loadErr = loadFailed, err
 			return
 		}
 		if found {
-			s.st.startStored(id, key, cas)
+			s.st.startStored(who.id, who.key, cas)
 			rec := &s.st.rec
 			s.st.ch.refresh = s.m.opts.refreshDue(rec, now) || rec.oldSeal // re-seal with the current secret
-			if !current {
+			if !who.current {
 				s.st.cookie = cookieSend // re-sign with the current secret
 			}
 			return

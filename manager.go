@@ -14,6 +14,7 @@ type Manager struct {
 	opts    Options
 	store   store
 	cookies *cookieCodec
+	ids     *cookieResolver // the request cookie's session, remembered per value
 	values  *valueCodec
 	now     func() time.Time
 	faults  *faultLog
@@ -41,6 +42,7 @@ func NewManager(opts Options) (*Manager, error) {
 		now:     time.Now,
 		ctxKey:  o.ContextKey,
 	}
+	m.ids = newCookieResolver(m.cookies, o.KeyPrefix, cookieMemoSlots)
 	m.store = store{client: client, opts: &m.opts, records: newRecordSealer(o.Secret, o.OldSecrets)}
 	m.ended = &endedMarker{m}
 	m.faults = newFaultLog(o.Logger, func() time.Time { return m.now() })
