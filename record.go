@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 )
 
 // A stored session is one msgpack array (version 2), readable by any
@@ -46,8 +47,8 @@ const (
 // a record sealed by the application itself (a bug, or a stolen secret) can
 // make a load allocate. Save refuses a session over them with ErrTooLarge,
 // so whatever is stored can be read back. A load decodes into the record
-// inside the Session and allocates a slice of pairs past smallMax keys and a
-// slice of flashes,
+// inside the Session, reading the values in place, and allocates a slice of
+// flashes (and, on the first read of a record past smallMax keys, its pairs),
 // each sized from a count checked against its cap and against the bytes
 // that must hold it: at most 10 times the record's size plus 64 KiB,
 // whatever the bytes (tested in record_test.go).
@@ -60,18 +61,22 @@ const (
 	maxFlashes = 1024
 )
 
-// smallMax is the most keys a record holds without the sorted slice.
-// Sessions usually hold a handful of keys: keeping them in a small array,
-// with keys and values pointing into memcached's bytes, saves an allocation
-// on every request. The array lives inside the Session (state.rec), so it
-// is kept small: every request that uses a session allocates it.
-const smallMax = 4
+// smallMax is the most keys a record keeps in insertion order; past it, the
+// values are sorted by key, in memory (binary search) and as stored (the
+// canonical form).
+const smallMax = 8
 
 // pair is one key and its raw msgpack value. Both usually alias the stored
 // bytes; neither is ever modified in place.
 type pair struct{ key, val []byte }
 
 // record is the decoded form of a stored session.
+//
+// Its values are read in place: until the request changes one, they are the
+// stored map's entries (stored, nstored) exactly as memcached returned them,
+// validated by decode, so a read allocates nothing per key and a write of
+// unchanged values copies them as they are. The first change copies them
+// into pairs, which from then on hold the values; pairs is nil until then.
 type record struct {
 	created int64 // Unix seconds
 	touched int64 // Unix seconds of the last write (idle refresh)
@@ -79,12 +84,10 @@ type record struct {
 	// bytes), or nil; stampChecked is the Unix second it was last checked.
 	stamp        []byte
 	stampChecked int64
-	// The values: small[:nsmall], in insertion order, while big is nil;
-	// big, sorted by key, once the record has held more than smallMax keys.
-	small   [smallMax]pair
-	big     []pair
-	flashes [][]byte // raw msgpack per flash
-	nsmall  uint8
+	stored       []byte // the stored map's entries, after its header
+	nstored      int
+	pairs        []pair   // in insertion order up to smallMax, sorted by key past it
+	flashes      [][]byte // raw msgpack per flash
 	// persistent is the "remember me" flag.
 	persistent bool
 	// oldSeal is set by recordSealer.open when only one of OldSecrets
@@ -92,60 +95,94 @@ type record struct {
 	oldSeal bool
 }
 
-// find returns the index of key in small, or -1.
-func (r *record) find(key string) int {
-	for i, p := range r.small[:r.nsmall] {
-		if string(p.key) == key {
-			return i
+// changed reports whether the values moved from stored into pairs.
+func (r *record) changed() bool { return r.pairs != nil }
+
+// storedEntries yields the stored entries, which decode validated.
+func (r *record) storedEntries() iter.Seq2[[]byte, []byte] {
+	return func(yield func(key, val []byte) bool) {
+		off := 0
+		for range r.nstored {
+			k0, k1, _ := strBounds(r.stored, off)
+			m, _ := skipValue(r.stored[k1:], 1)
+			off = k1 + m
+			if !yield(r.stored[k0:k1:k1], r.stored[k1:off:off]) {
+				return
+			}
 		}
 	}
-	return -1
 }
 
-// search returns where key is, or belongs, in big.
-func (r *record) search(key string) (int, bool) {
-	return slices.BinarySearchFunc(r.big, key, func(p pair, key string) int {
-		switch {
-		case string(p.key) < key:
-			return -1
-		case string(p.key) == key:
-			return 0
+// own copies the stored entries into pairs before the first change. A
+// record past smallMax keys does so on its first read too, so that finding
+// a key is a binary search rather than a scan.
+func (r *record) own() {
+	if r.changed() {
+		return
+	}
+	pairs := make([]pair, 0, r.nstored+1)
+	for k, v := range r.storedEntries() {
+		pairs = append(pairs, pair{key: k, val: v})
+	}
+	r.pairs, r.stored, r.nstored = pairs, nil, 0
+}
+
+// index returns where key is, or belongs, in pairs.
+func (r *record) index(key string) (int, bool) {
+	if len(r.pairs) <= smallMax {
+		for i, p := range r.pairs {
+			if string(p.key) == key {
+				return i, true
+			}
 		}
-		return 1
+		return len(r.pairs), false
+	}
+	return slices.BinarySearchFunc(r.pairs, key, func(p pair, key string) int {
+		return strings.Compare(string(p.key), key)
 	})
 }
 
 // get returns the raw value stored under key.
 func (r *record) get(key string) ([]byte, bool) {
-	if r.big != nil {
-		if i, ok := r.search(key); ok {
-			return r.big[i].val, true
+	if !r.changed() {
+		if r.nstored > smallMax {
+			r.own()
+		} else {
+			for k, v := range r.storedEntries() {
+				if string(k) == key {
+					return v, true
+				}
+			}
+			return nil, false
 		}
-		return nil, false
 	}
-	if i := r.find(key); i >= 0 {
-		return r.small[i].val, true
+	if i, ok := r.index(key); ok {
+		return r.pairs[i].val, true
 	}
 	return nil, false
 }
 
-// pairs returns the values: in insertion order while small, sorted after.
-func (r *record) pairs() []pair {
-	if r.big != nil {
-		return r.big
-	}
-	return r.small[:r.nsmall]
-}
-
 // count returns the number of keys.
 func (r *record) count() int {
-	return len(r.pairs())
+	if !r.changed() {
+		return r.nstored
+	}
+	return len(r.pairs)
 }
 
-// all yields every key and raw value.
+// all yields every key and raw value: in their stored or insertion order,
+// sorted past smallMax keys.
 func (r *record) all() iter.Seq2[string, []byte] {
 	return func(yield func(string, []byte) bool) {
-		for _, p := range r.pairs() {
+		if !r.changed() {
+			for k, v := range r.storedEntries() {
+				if !yield(string(k), v) {
+					return
+				}
+			}
+			return
+		}
+		for _, p := range r.pairs {
 			if !yield(string(p.key), p.val) {
 				return
 			}
@@ -153,49 +190,33 @@ func (r *record) all() iter.Seq2[string, []byte] {
 	}
 }
 
-// set stores the raw value under key, moving the values to the sorted
-// slice when they outgrow the small array.
+// set stores the raw value under key, sorting the values when they outgrow
+// smallMax.
 func (r *record) set(key string, raw []byte) {
-	if r.big == nil {
-		if i := r.find(key); i >= 0 {
-			r.small[i].val = raw
-			return
-		}
-		if r.nsmall < smallMax {
-			r.small[r.nsmall] = pair{key: []byte(key), val: raw}
-			r.nsmall++
-			return
-		}
-		r.big = append(make([]pair, 0, 2*smallMax), r.small[:r.nsmall]...)
-		slices.SortFunc(r.big, func(a, b pair) int { return bytes.Compare(a.key, b.key) })
-		r.small, r.nsmall = [smallMax]pair{}, 0
-	}
-	i, ok := r.search(key)
+	r.own()
+	i, ok := r.index(key)
 	if ok {
-		r.big[i].val = raw
+		r.pairs[i].val = raw
 		return
 	}
-	r.big = slices.Insert(r.big, i, pair{key: []byte(key), val: raw})
+	r.pairs = slices.Insert(r.pairs, i, pair{key: []byte(key), val: raw})
+	if len(r.pairs) == smallMax+1 { // past smallMax: sorted from now on
+		slices.SortFunc(r.pairs, func(a, b pair) int { return bytes.Compare(a.key, b.key) })
+	}
 }
 
-// del removes key.
+// del removes key. The order left is still canonical: sorted values stay
+// sorted, and any order is canonical up to smallMax keys.
 func (r *record) del(key string) {
-	if r.big != nil {
-		if i, ok := r.search(key); ok {
-			r.big = slices.Delete(r.big, i, i+1)
-		}
-		return
-	}
-	if i := r.find(key); i >= 0 {
-		copy(r.small[i:r.nsmall], r.small[i+1:r.nsmall])
-		r.nsmall--
-		r.small[r.nsmall] = pair{}
+	r.own()
+	if i, ok := r.index(key); ok {
+		r.pairs = slices.Delete(r.pairs, i, i+1)
 	}
 }
 
 // clearValues removes every key.
 func (r *record) clearValues() {
-	r.small, r.nsmall, r.big = [smallMax]pair{}, 0, nil
+	r.stored, r.nstored, r.pairs = nil, 0, nil
 }
 
 // overCaps describes how r exceeds maxKeys or maxFlashes, or returns nil.
@@ -212,8 +233,8 @@ func (r *record) overCaps() error {
 // encode appends the record's wire form to dst, with a zero tag:
 // recordSealer.seal fills it in place.
 func (r *record) encode(dst []byte) []byte {
-	size := recordHeader + 10 + guardField + tagField
-	for _, p := range r.pairs() {
+	size := recordHeader + 10 + len(r.stored) + guardField + tagField
+	for _, p := range r.pairs {
 		size += 5 + len(p.key) + len(p.val)
 	}
 	for _, f := range r.flashes {
@@ -234,7 +255,8 @@ func (r *record) encode(dst []byte) []byte {
 		dst = append(dst, 0xc2)
 	}
 	dst = appendContainerLen(dst, r.count(), 0x80, 0xde)
-	for _, p := range r.pairs() {
+	dst = append(dst, r.stored...) // canonical as decode checked
+	for _, p := range r.pairs {
 		dst = append(appendStr(dst, p.key), p.val...)
 	}
 	dst = appendContainerLen(dst, len(r.flashes), 0x90, 0xdc)
@@ -289,19 +311,19 @@ func (r *record) decode(b []byte) error {
 	return nil
 }
 
-// decodeValues reads the map at body[off:] into r and returns the offset
-// after it. A key stored twice (or, past smallMax, out of order) is refused
-// as it is met.
+// decodeValues checks the map at body[off:] and keeps its entries in r,
+// returning the offset after it. A key stored twice (or, past smallMax, out
+// of order) is refused as it is met.
 func (r *record) decodeValues(body []byte, off int) (int, error) {
 	n, m, err := containerLen(body[off:], 0x80, 0xde)
 	if err != nil || m != containerHeaderLen(n) || n > maxKeys || minPairsBytes(n) > len(body)-off-m {
 		return 0, errCorrupt
 	}
 	off += m
-	if n > smallMax {
-		r.big = make([]pair, 0, n)
-	}
-	for range n {
+	start := off
+	var seen [smallMax][]byte // the keys so far, while there are at most smallMax
+	var last []byte
+	for i := range n {
 		k0, k1, ok := strBounds(body, off)
 		if !ok || k0-off != strHeaderLen(k1-k0) {
 			return 0, errCorrupt
@@ -310,23 +332,23 @@ func (r *record) decodeValues(body []byte, off int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		key := body[k0:k1]
+		if n > smallMax {
+			if i > 0 && bytes.Compare(last, key) >= 0 {
+				return 0, errCorrupt
+			}
+			last = key
+		} else {
+			for _, k := range seen[:i] {
+				if bytes.Equal(k, key) {
+					return 0, errCorrupt
+				}
+			}
+			seen[i] = key
+		}
 		off = k1 + m
-		p := pair{key: body[k0:k1:k1], val: body[k1:off:off]}
-		if r.big != nil {
-			if last := len(r.big) - 1; last >= 0 && bytes.Compare(r.big[last].key, p.key) >= 0 {
-				return 0, errCorrupt
-			}
-			r.big = append(r.big, p)
-			continue
-		}
-		for _, q := range r.small[:r.nsmall] {
-			if bytes.Equal(q.key, p.key) {
-				return 0, errCorrupt
-			}
-		}
-		r.small[r.nsmall] = p
-		r.nsmall++
 	}
+	r.stored, r.nstored = body[start:off:off], n
 	return off, nil
 }
 
@@ -382,7 +404,7 @@ func (r *record) decodeFlashes(body []byte, off int) (int, error) {
 // are immutable, so sharing them is safe).
 func (r *record) clone() record {
 	c := *r
-	c.big = slices.Clone(r.big)
+	c.pairs = slices.Clone(r.pairs) // nil stays nil: the stored entries are shared
 	c.flashes = slices.Clone(r.flashes)
 	return c
 }

@@ -226,6 +226,13 @@ func fuzzCheckRecord(t *testing.T, r *record, b []byte) {
 	if signed := len(b) - tagSize; len(enc) != len(b) || !bytes.Equal(enc[:signed], b[:signed]) {
 		t.Fatalf("decodeRecord accepted a record that re-encodes differently:\nb   = %x\nenc = %x", b, enc)
 	}
+	// Values a request changed are encoded from their pairs: taken out of
+	// the stored bytes unchanged, they must encode to the same record.
+	owned := r.clone()
+	owned.own()
+	if got := owned.encode(nil); !bytes.Equal(got, enc) {
+		t.Fatalf("the values as pairs encode differently:\nstored = %x\npairs  = %x", enc, got)
+	}
 	// The clone used by the CAS merge must be equal too.
 	c := r.clone()
 	if msg := fuzzRecordDiff(r, &c); msg != "" {
