@@ -52,13 +52,16 @@ func TestContenders(t *testing.T) {
 	}
 }
 
-// TestSink checks the benchmark ResponseWriter against the untouched route.
+// TestSink checks the benchmark ResponseWriter against the untouched route
+// of the two baselines.
 func TestSink(t *testing.T) {
-	e := getEnv(t, "bare")
-	c := newClient(e.engine, "/untouched", e.cookies[0])
-	for range 3 {
-		if code := c.do(); code != http.StatusOK {
-			t.Fatalf("status %d", code)
+	for _, name := range []string{"bare", "ginset"} {
+		e := getEnv(t, name)
+		c := newClient(e.engine, "/untouched", e.cookies[0])
+		for range 3 {
+			if code := c.do(); code != http.StatusOK {
+				t.Fatalf("%s: status %d", name, code)
+			}
 		}
 	}
 }

@@ -64,12 +64,15 @@ func NewClient(addr string, maxIdleConns int) *memcache.Client {
 }
 
 // New returns the engine of the named contender ("floor", "ginsession",
-// "gincontrib") or of the bare baseline ("bare": only /untouched, no
-// middleware). It returns false for an unknown name.
+// "gincontrib"), of the bare baseline ("bare": only /untouched, no
+// middleware) or of the c.Set baseline ("ginset", see GinSet). It returns
+// false for an unknown name.
 func New(name, addr string, maxIdleConns int) (*gin.Engine, bool) {
 	switch name {
 	case "bare":
 		return Bare(), true
+	case "ginset":
+		return GinSet(), true
 	case "floor":
 		return Floor(NewClient(addr, maxIdleConns)), true
 	case "ginsession":
@@ -86,6 +89,21 @@ func New(name, addr string, maxIdleConns int) (*gin.Engine, bool) {
 // the baseline of the untouched workload.
 func Bare() *gin.Engine {
 	r := gin.New()
+	r.GET("/untouched", untouched)
+	return r
+}
+
+// GinSet returns an engine with only the /untouched route under one
+// middleware that stores a pointer with c.Set: what gin itself charges any
+// middleware that hands per-request state to handlers through c.Keys (the
+// map's allocation on the first Set of a request).
+func GinSet() *gin.Engine {
+	state := new(int)
+	r := gin.New()
+	r.Use(func(c *gin.Context) {
+		c.Set(ginsession.DefaultContextKey, state)
+		c.Next()
+	})
 	r.GET("/untouched", untouched)
 	return r
 }
