@@ -58,6 +58,10 @@ func TestSameSecret(t *testing.T) {
 		{"abc", "xbc", false},
 		{"abc", "ab", false},
 		{"ab", "abc", false},
+		{"0123456789abcdefXYZ", "0123456789abcdefXYZ", true},
+		{"0123456789abcdefXYZ", "0123456789abcdefXYz", false}, // in the tail
+		{"0123456789abcdefXYZ", "0123456789abcdeFXYZ", false}, // in the second word
+		{"0123456789abcdefXYZ", "1123456789abcdefXYZ", false}, // in the first word
 	} {
 		if got := sameSecret(tc.a, tc.b); got != tc.want {
 			t.Errorf("sameSecret(%q, %q) = %v", tc.a, tc.b, got)

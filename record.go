@@ -61,6 +61,9 @@ const (
 	maxFlashes = 1024
 )
 
+// record.nstored counts up to maxKeys entries.
+const _ uint16 = maxKeys
+
 // smallMax is the most keys a record keeps in insertion order; past it, the
 // values are sorted by key, in memory (binary search) and as stored (the
 // canonical form).
@@ -84,10 +87,10 @@ type record struct {
 	// bytes), or nil; stampChecked is the Unix second it was last checked.
 	stamp        []byte
 	stampChecked int64
-	stored       []byte // the stored map's entries, after its header
-	nstored      int
+	stored       []byte   // the stored map's entries, after its header
 	pairs        []pair   // in insertion order up to smallMax, sorted by key past it
 	flashes      [][]byte // raw msgpack per flash
+	nstored      uint16   // entries in stored (at most maxKeys)
 	// persistent is the "remember me" flag.
 	persistent bool
 	// oldSeal is set by recordSealer.open when only one of OldSecrets
@@ -120,7 +123,7 @@ func (r *record) own() {
 	if r.changed() {
 		return
 	}
-	pairs := make([]pair, 0, r.nstored+1)
+	pairs := make([]pair, 0, int(r.nstored)+1)
 	for k, v := range r.storedEntries() {
 		pairs = append(pairs, pair{key: k, val: v})
 	}
@@ -165,7 +168,7 @@ func (r *record) get(key string) ([]byte, bool) {
 // count returns the number of keys.
 func (r *record) count() int {
 	if !r.changed() {
-		return r.nstored
+		return int(r.nstored)
 	}
 	return len(r.pairs)
 }
@@ -348,7 +351,7 @@ func (r *record) decodeValues(body []byte, off int) (int, error) {
 		}
 		off = k1 + m
 	}
-	r.stored, r.nstored = body[start:off:off], n
+	r.stored, r.nstored = body[start:off:off], uint16(n)
 	return off, nil
 }
 
