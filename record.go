@@ -101,15 +101,18 @@ type record struct {
 // changed reports whether the values moved from stored into pairs.
 func (r *record) changed() bool { return r.pairs != nil }
 
-// storedEntries yields the stored entries, which decode validated.
+// storedEntries yields the stored entries, which decode validated. It
+// walks the entries as they were when the loop began, so a read inside the
+// loop that moves them into pairs does not cut it short.
 func (r *record) storedEntries() iter.Seq2[[]byte, []byte] {
+	stored, n := r.stored, r.nstored
 	return func(yield func(key, val []byte) bool) {
 		off := 0
-		for range r.nstored {
-			k0, k1, _ := strBounds(r.stored, off)
-			m, _ := skipValue(r.stored[k1:], 1)
+		for range n {
+			k0, k1, _ := strBounds(stored, off)
+			m, _ := skipValue(stored[k1:], 1)
 			off = k1 + m
-			if !yield(r.stored[k0:k1:k1], r.stored[k1:off:off]) {
+			if !yield(stored[k0:k1:k1], stored[k1:off:off]) {
 				return
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -212,7 +213,7 @@ func TestTruncatedKeyIsCorrupt(t *testing.T) {
 }
 
 // loadAllocSlack is what a load may allocate beyond ten times the record's
-// size: the record itself (~0.3 KB) and, for records at the caps, the pair
+// size: the record itself (128 bytes) and, for records at the caps, the pair
 // and flash slices (48 B per key, 24 B per flash). A record needs at least
 // ~4 bytes per key past the first 257 keys and 1 byte per flash, so a load
 // stays within 10 × size + 64 KiB everywhere.
@@ -416,4 +417,25 @@ func TestTypicalSessionFitsIn200Bytes(t *testing.T) {
 		t.Errorf("a typical session takes %d bytes in memcached, want at most 200", used)
 	}
 	t.Logf("a typical session takes %d bytes in memcached: key %d, record %d, item header %d", used, len(item.Key), len(item.Value), itemOverhead)
+}
+
+// A read inside a loop over a record's values (which, past smallMax keys,
+// moves them out of the stored bytes) does not cut the loop short.
+func TestRecordReadInsideItsOwnLoop(t *testing.T) {
+	values := map[string][]byte{}
+	for i := range smallMax + 2 {
+		values[fmt.Sprintf("k%02d", i)] = []byte{byte(i)}
+	}
+	r, err := decodeRecord(recordOf(1, 1, false, values).encode(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string][]byte{}
+	for k, v := range r.all() {
+		r.get("k05")
+		seen[k] = v
+	}
+	if !reflect.DeepEqual(seen, values) {
+		t.Fatalf("the loop saw %q, want %q", seen, values)
+	}
 }

@@ -257,6 +257,10 @@ func fuzzRecordDiff(a, b *record) string {
 		return "touched"
 	case a.persistent != b.persistent:
 		return "persistent"
+	case !bytes.Equal(a.stamp, b.stamp) || a.stampChecked != b.stampChecked:
+		return "stamp"
+	case a.oldSeal != b.oldSeal:
+		return "oldSeal"
 	case a.count() != b.count():
 		return "number of values"
 	case len(a.flashes) != len(b.flashes):

@@ -43,7 +43,8 @@ type identity struct {
 	key   string // the memcached key of id, filled by the store when needed
 	cas   uint64 // CAS id of the stored record as read; 0 = unknown, re-read before a swap
 	// prevKey is the key of the stored session a pending regeneration
-	// replaces: deleted once the new ID is stored, restored if storing fails.
+	// replaces: deleted once the new ID is stored, left alone if storing
+	// fails.
 	prevKey string
 }
 

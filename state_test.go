@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func TestStateFailedRegenerationGoesStale(t *testing.T) {
 	}
 	st.set("role", []byte{0x01})
 	st.dropChanges(time.Unix(1_000_000, 0), false)
-	if st.load != stale || st.rec.created != 0 || st.ident != (identity{}) || st.cookie != cookieKeep || st.needsWrite() {
+	if st.load != stale || !reflect.DeepEqual(st.rec, record{}) || st.ident != (identity{}) || st.cookie != cookieKeep || st.needsWrite() {
 		t.Fatalf("after a failed regeneration: load %v, rec %v, ident %+v, cookie %v; want a stale state that re-reads the stored session", st.load, st.rec, st.ident, st.cookie)
 	}
 }

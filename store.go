@@ -76,7 +76,7 @@ func (sto *store) save(st *state, now time.Time) error {
 	buf := sto.buffer()
 	defer sto.release(buf)
 	item := sto.item()
-	defer sto.items.Put(item)
+	defer sto.releaseItem(item)
 	if st.ident.state == idStored {
 		return sto.swap(st, now, exp, buf, item)
 	}
@@ -102,6 +102,13 @@ func (sto *store) item() *memcache.Item {
 		return it
 	}
 	return new(memcache.Item)
+}
+
+// releaseItem returns a write request to the pool, emptied: it must not keep
+// a dropped oversized buffer, or one session's bytes, alive in the pool.
+func (sto *store) releaseItem(it *memcache.Item) {
+	*it = memcache.Item{}
+	sto.items.Put(it)
 }
 
 // release returns a record buffer to the pool.
