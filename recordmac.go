@@ -56,15 +56,17 @@ func (rm *recordMAC) tag(dst *[tagSize]byte, key string, signed []byte) {
 }
 
 // recordSealer seals records with the current secret and verifies them
-// against it and then the old ones.
+// against it and then the old ones, remembering the last authentic record
+// of each key it sees (recordmemo.go) so that reading it again costs no MAC.
 type recordSealer struct {
 	current *recordMAC
 	old     []*recordMAC
+	memo    *recordMemo
 }
 
 // newRecordSealer returns the sealer for a secret and its predecessors.
 func newRecordSealer(secret string, oldSecrets []string) *recordSealer {
-	rs := &recordSealer{current: newRecordMAC(secret)}
+	rs := &recordSealer{current: newRecordMAC(secret), memo: newRecordMemo(recordMemoSlots)}
 	for _, s := range oldSecrets {
 		rs.old = append(rs.old, newRecordMAC(s))
 	}
@@ -76,17 +78,22 @@ func newRecordSealer(secret string, oldSecrets []string) *recordSealer {
 func (rs *recordSealer) seal(key string, b []byte) []byte {
 	signed := len(b) - tagSize
 	rs.current.tag((*[tagSize]byte)(b[signed:]), key, b[:signed])
+	rs.memo.remember(key, b)
 	return b
 }
 
 // open verifies b, read from memcached under key, then decodes it into
 // dst. The tag is checked first (in constant time, against the current
 // secret and then each old one), so bytes that were not sealed by
-// ginsession cost one MAC pass per secret and no decoding. A record that
-// only an old secret verifies comes back with oldSeal set.
+// ginsession cost one MAC pass per secret and no decoding; bytes the memo
+// holds for key were checked before. A record that only an old secret
+// verifies comes back with oldSeal set, and is not remembered.
 func (rs *recordSealer) open(dst *record, key string, b []byte) error {
 	if len(b) < recordMin {
 		return errCorrupt
+	}
+	if rs.memo.holds(key, b) {
+		return dst.decode(b)
 	}
 	signed, got := b[:len(b)-tagSize], b[len(b)-tagSize:]
 	var want [tagSize]byte
@@ -107,5 +114,8 @@ func (rs *recordSealer) open(dst *record, key string, b []byte) error {
 		return err
 	}
 	dst.oldSeal = old
+	if !old {
+		rs.memo.remember(key, b)
+	}
 	return nil
 }
