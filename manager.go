@@ -10,9 +10,10 @@ import (
 // Manager holds the configuration and the memcached client shared by all
 // requests. Create one with NewManager and install its Handler; it is safe
 // for concurrent use. It remembers what up to 4096 recently verified cookie
-// values stand for (about 0.9 MB when full with the default KeyPrefix), so
-// a visitor's repeat requests skip the cookie's HMAC and the hashing of its
-// memcached key.
+// values stand for (about 0.9 MB when full with the default KeyPrefix) and
+// the last authentic record of up to 1024 keys (about 0.55 MB), so a
+// visitor's repeat requests skip the cookie's HMAC, the hashing of its
+// memcached key and, while the record is unchanged, the record's HMAC.
 type Manager struct {
 	opts    Options
 	store   store
