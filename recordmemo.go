@@ -1,7 +1,7 @@
 package ginsession
 
 import (
-	"bytes"
+	"crypto/subtle"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -24,9 +24,9 @@ const (
 //
 // The memo is direct-mapped (a seeded hash of the key picks the slot; the
 // last record remembered there keeps it) and holds only bytes that are
-// authentic, so a forged record is never in it. Comparing with bytes.Equal
-// leaks nothing: the remembered bytes are the ones memcached itself holds
-// for the key, open to anyone who could store a forgery there.
+// authentic for their key, so a forged record is never in it. They may be
+// bytes memcached never kept (seal remembers before the write, which can
+// fail), so they are compared in constant time, like a tag.
 type recordMemo struct {
 	seed  maphash.Seed
 	slots []atomic.Pointer[recordMemoSlot]
@@ -62,7 +62,7 @@ func (rm *recordMemo) holds(key string, b []byte) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.key == key && bytes.Equal(s.buf[:s.n], b)
+	return s.key == key && subtle.ConstantTimeCompare(s.buf[:s.n], b) == 1
 }
 
 // remember records b, authentic for key, copying it.

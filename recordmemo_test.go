@@ -65,6 +65,9 @@ func TestRecordMemoHoldsTheLastRecordOfASlot(t *testing.T) {
 	if rm.holds("k:a", []byte("record a")) || !rm.holds("k:b", b) {
 		t.Fatal("a newer record did not take the slot")
 	}
+	if rm.holds("k:b", b[:len(b)-1]) || rm.holds("k:b", append(bytes.Clone(b), 'x')) {
+		t.Fatal("the memo holds a prefix or an extension of what it was given")
+	}
 	big := make([]byte, recordMemoMax+1)
 	rm.remember("k:c", big)
 	if rm.holds("k:c", big) {
