@@ -1,10 +1,6 @@
 package ginsession
 
-import (
-	"hash/maphash"
-	"strings"
-	"sync/atomic"
-)
+import "strings"
 
 // cookieMemoSlots is how many verified cookie values a Manager remembers:
 // 32 KiB of slots, and about 220 bytes per remembered value with the
@@ -29,8 +25,7 @@ const cookieMemoSlots = 4096
 type cookieResolver struct {
 	codec  *cookieCodec
 	prefix string
-	seed   maphash.Seed
-	slots  []atomic.Pointer[cookieIdentity]
+	memo   slotTable[cookieIdentity]
 }
 
 // cookieIdentity is what a verified cookie value stands for. It is never
@@ -44,17 +39,12 @@ type cookieIdentity struct {
 
 // newCookieResolver returns a resolver with slots memo entries.
 func newCookieResolver(codec *cookieCodec, prefix string, slots int) *cookieResolver {
-	return &cookieResolver{
-		codec:  codec,
-		prefix: prefix,
-		seed:   maphash.MakeSeed(),
-		slots:  make([]atomic.Pointer[cookieIdentity], slots),
-	}
+	return &cookieResolver{codec: codec, prefix: prefix, memo: newSlotTable[cookieIdentity](slots)}
 }
 
 // resolve returns what value stands for, or false when it does not verify.
 func (r *cookieResolver) resolve(value string) (*cookieIdentity, bool) {
-	slot := &r.slots[maphash.String(r.seed, value)%uint64(len(r.slots))]
+	slot := r.memo.slot(value)
 	if who := slot.Load(); who != nil && sameSecret(who.value, value) {
 		return who, true
 	}

@@ -2,9 +2,7 @@ package ginsession
 
 import (
 	"crypto/subtle"
-	"hash/maphash"
 	"sync"
-	"sync/atomic"
 )
 
 // Sizes of the record memo: 1024 slots, each holding one record of up to
@@ -28,8 +26,7 @@ const (
 // bytes memcached never kept (seal remembers before the write, which can
 // fail), so they are compared in constant time, like a tag.
 type recordMemo struct {
-	seed  maphash.Seed
-	slots []atomic.Pointer[recordMemoSlot]
+	slotTable[recordMemoSlot]
 }
 
 // recordMemoSlot is one remembered record, made on the slot's first use and
@@ -43,12 +40,7 @@ type recordMemoSlot struct {
 
 // newRecordMemo returns a memo of the given number of slots.
 func newRecordMemo(slots int) *recordMemo {
-	return &recordMemo{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[recordMemoSlot], slots)}
-}
-
-// slot returns where key's record is remembered.
-func (rm *recordMemo) slot(key string) *atomic.Pointer[recordMemoSlot] {
-	return &rm.slots[maphash.String(rm.seed, key)%uint64(len(rm.slots))]
+	return &recordMemo{newSlotTable[recordMemoSlot](slots)}
 }
 
 // holds reports whether b is the record last remembered under key.
