@@ -72,3 +72,17 @@ func (o *Options) forgottenStart(created int64, now time.Time) int64 {
 func (o *Options) cookieMaxAge(r *record, now time.Time) int {
 	return int(o.secondsLeft(r, now))
 }
+
+// tombstoneLife returns how long a delete of r's stored copies, now, must
+// keep them deleted: until every copy that may exist has expired. A browser
+// session's copies, repaired copies included, expire within IdleTimeout of
+// their last write; a remembered one's (remembered now, or until this
+// request changed it) at its RememberFor end.
+func (o *Options) tombstoneLife(r *record, remembered bool, now time.Time) time.Duration {
+	life := o.IdleTimeout
+	if remembered || r.persistent {
+		left := r.created + int64(o.RememberFor/time.Second) - now.Unix()
+		life = max(life, time.Duration(left)*time.Second)
+	}
+	return life
+}

@@ -345,7 +345,7 @@ func (s *Session) login(flush bool, stamp []byte) error {
 func (s *Session) Destroy() error {
 	var err error
 	if loadErr := s.with(func(st *state) {
-		if err = s.m.store.remove(st); err == nil {
+		if err = s.m.store.remove(st, s.m.now()); err == nil {
 			st.destroyed(s.m.now(), s.m.opts.Persistent)
 		}
 	}); loadErr != nil {

@@ -139,9 +139,10 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 		return fmt.Errorf("ginsession: save session: %w", err)
 	}
 	if prev := st.ident.prevKey; prev != "" {
-		err := sto.client.Delete(prev)
+		life := sto.opts.tombstoneLife(&st.rec, st.ch.persistent, now)
+		err := sto.delete(prev, life)
 		if err != nil {
-			_ = sto.client.Delete(item.Key) // undo: the old session decides
+			_ = sto.delete(item.Key, life) // undo: the old session decides
 		}
 		if isMiss(err) { // destroyed elsewhere meanwhile: do not bring it back
 			return sto.ended(st, now)
@@ -159,6 +160,7 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 // changes onto it and retries, at most MaxRetries times.
 func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte, item *memcache.Item) error {
 	*item = memcache.Item{Key: sto.key(&st.ident), Expiration: exp}
+	var ok bool
 	if st.ident.cas != 0 {
 		st.rec.touched = now.Unix()
 		value, err := sto.encode(item.Key, &st.rec, buf)
@@ -189,6 +191,11 @@ func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte, item *m
 		}
 		merged := st.replay(&fresh)
 		merged.touched = now.Unix()
+		// What the merged record is (remembered or not, its Lifetime)
+		// decides its expiration, not this request's copy.
+		if item.Expiration, ok = sto.opts.expiration(&merged, now); !ok {
+			return sto.ended(st, now)
+		}
 		value, err := sto.encode(item.Key, &merged, buf)
 		if err != nil {
 			return err
@@ -226,13 +233,29 @@ func (sto *store) ended(st *state, now time.Time) error {
 
 // remove deletes the stored records of st (logout). A record already gone
 // is not an error.
-func (sto *store) remove(st *state) error {
+func (sto *store) remove(st *state, now time.Time) error {
+	life := sto.opts.tombstoneLife(&st.rec, st.ch.persistent, now)
 	for _, key := range st.storedKeys() {
-		if err := sto.client.Delete(key); err != nil && !isMiss(err) {
+		if err := sto.delete(key, life); err != nil && !isMiss(err) {
 			return fmt.Errorf("ginsession: destroy session: %w", err)
 		}
 	}
 	return nil
+}
+
+// tombstoner is a Client that keeps copies of a key on several servers
+// (memcluster.Client): its delete leaves a tombstone, which must outlive
+// every copy so that none of them can bring the session back.
+type tombstoner interface {
+	DeleteFor(key string, life time.Duration) error
+}
+
+// delete deletes key, for at least life on a tombstoner.
+func (sto *store) delete(key string, life time.Duration) error {
+	if t, ok := sto.client.(tombstoner); ok {
+		return t.DeleteFor(key, life)
+	}
+	return sto.client.Delete(key)
 }
 
 // encode encodes r into buf, seals it for key and enforces MaxSize and the

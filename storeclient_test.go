@@ -144,6 +144,11 @@ func newClusterSessions(t *testing.T, replicas int) *clusterSessions {
 	r.Use(m.Handler())
 	r.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", c.Query("u")) })
 	r.GET("/me", func(c *gin.Context) { c.String(http.StatusOK, "%s", Default(c).GetString("user_name")) })
+	r.GET("/logout", func(c *gin.Context) {
+		if err := Logout(c); err == nil {
+			c.String(http.StatusOK, "logged out")
+		}
+	})
 	return &clusterSessions{m: m, sel: sel, engine: r, procs: procs}
 }
 

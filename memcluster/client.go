@@ -61,6 +61,12 @@ type Options struct {
 	// session write renews.
 	RepairTTL time.Duration
 
+	// TombstoneTTL is how long Delete keeps a key deleted (default
+	// DefaultTombstoneTTL): no copy of it can come back, from any server,
+	// within that time (see Client). Set it to the longest expiration your
+	// items are written with; DeleteFor sets it per call.
+	TombstoneTTL time.Duration
+
 	// Logger hears once when a server goes down and once when it rejoins
 	// (one Warn and one Info record per outage); nil logs nothing. Log
 	// records never contain keys.
@@ -156,6 +162,7 @@ type Client struct {
 	readWidth int           // servers a Get or Delete consults: R plus the handoff
 	backoff   int64         // nanoseconds a failed server is skipped
 	repairTTL time.Duration // at least a second; also the warm-up window
+	tombTTL   time.Duration // Delete's tombstone life
 	logger    *slog.Logger  // never nil
 
 	// warmUntil is the Unix time in nanoseconds when the last warm-up
@@ -179,8 +186,8 @@ func New(servers []string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("memcluster: at most %d servers (got %d)", MaxServers, len(servers))
 	case opts.Replicas < 0 || opts.Replicas > len(servers):
 		return nil, fmt.Errorf("memcluster: Replicas must be between 1 and the number of servers (%d), got %d", len(servers), opts.Replicas)
-	case opts.Timeout < 0 || opts.MaxIdleConns < 0 || opts.DownBackoff < 0 || opts.RepairTTL < 0:
-		return nil, errors.New("memcluster: Timeout, MaxIdleConns, DownBackoff and RepairTTL must not be negative")
+	case opts.Timeout < 0 || opts.MaxIdleConns < 0 || opts.DownBackoff < 0 || opts.RepairTTL < 0 || opts.TombstoneTTL < 0:
+		return nil, errors.New("memcluster: Timeout, MaxIdleConns, DownBackoff, RepairTTL and TombstoneTTL must not be negative")
 	case opts.RepairTTL > 0 && opts.RepairTTL < time.Second:
 		return nil, fmt.Errorf("memcluster: RepairTTL must be at least one second (memcached expirations are whole seconds), got %v", opts.RepairTTL)
 	}
@@ -197,6 +204,10 @@ func New(servers []string, opts Options) (*Client, error) {
 	if repairTTL == 0 {
 		repairTTL = DefaultRepairTTL
 	}
+	tombstoneTTL := opts.TombstoneTTL
+	if tombstoneTTL == 0 {
+		tombstoneTTL = DefaultTombstoneTTL
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -208,6 +219,7 @@ func New(servers []string, opts Options) (*Client, error) {
 		readWidth: min(replicas+1, len(servers)),
 		backoff:   int64(backoff),
 		repairTTL: repairTTL,
+		tombTTL:   tombstoneTTL,
 		logger:    logger,
 		now:       time.Now,
 	}
@@ -237,15 +249,18 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 			continue
 		}
 		switch {
+		case err == nil && isTombstone(item):
+			c.spreadTombstone(&o, missed, item)
+			return nil, memcache.ErrCacheMiss
 		case err == nil && c.warming(o.now):
-			return c.heal(&o, missed, s, item), nil
+			return c.heal(&o, missed, s, item)
 		case err == nil && len(missed) == 0:
 			item.CasID = s.tagCAS(item.CasID)
 			return item, nil
 		case err == nil:
 			// A holder past the first replicas servers that answered is
 			// outside the key's write set: its copy is a handoff.
-			return c.repair(&o, missed[0], s, item, len(missed) >= c.replicas), nil
+			return c.repair(&o, missed[0], s, item, len(missed) >= c.replicas)
 		case errors.Is(err, memcache.ErrCacheMiss):
 			missed = append(missed, s)
 		default:
@@ -326,31 +341,39 @@ func (c *Client) dropCopies(o *op) {
 	}
 }
 
-// replicate stores item with a plain Set on the next R-1 reachable servers
-// of o, best-effort.
+// replicate copies item to the next R-1 reachable servers of o,
+// best-effort, never over a tombstone (see server.put).
 func (c *Client) replicate(o *op, item *memcache.Item) {
 	for copies := 1; copies < c.replicas; {
 		s := o.next()
 		if s == nil {
 			return
 		}
-		if err := s.mc.Set(item); !o.unreachable(s, err) {
+		if err := s.put(item); !o.unreachable(s, err) {
 			copies++
 		}
 	}
 }
 
-// Delete removes the key from its read set. It succeeds when at least one
-// server held the key and returns memcache.ErrCacheMiss when none did.
+// Delete deletes the key for Options.TombstoneTTL: see DeleteFor.
 func (c *Client) Delete(key string) error {
-	return c.onEach(key, c.readWidth, func(s *server) error { return s.mc.Delete(key) })
+	return c.DeleteFor(key, c.tombTTL)
 }
 
 // Touch sets the key's expiration on its write set. It succeeds when at
 // least one server held the key and returns memcache.ErrCacheMiss when none
-// did.
+// did; a tombstone counts as not holding it and is left as it is.
 func (c *Client) Touch(key string, seconds int32) error {
-	return c.onEach(key, c.replicas, func(s *server) error { return s.mc.Touch(key, seconds) })
+	return c.onEach(key, c.replicas, func(s *server) error {
+		item, err := s.mc.Get(key)
+		if err == nil && isTombstone(item) {
+			return memcache.ErrCacheMiss
+		}
+		if err != nil {
+			return err
+		}
+		return s.mc.Touch(key, seconds)
+	})
 }
 
 // onEach runs fn on the first width reachable servers of key. It returns an

@@ -8,28 +8,34 @@ import (
 )
 
 // repair copies item, which holder had and primary missed, to primary with
-// Add (so a concurrent write wins) and the expiration of copyExpiration,
-// and returns the primary's copy, whose CAS id lets the caller's
-// CompareAndSwap succeed. If that fails it returns the holder's item. A handoff copy (written while better-ranked servers were
-// away; later writes skip it) is then deleted if it is unchanged since the
-// Get, best-effort: kept, it would go stale and be served, and repaired
-// back, if the primary were lost again.
-func (c *Client) repair(o *op, primary, holder *server, item *memcache.Item, handoff bool) *memcache.Item {
+// Add (so a concurrent write, or a tombstone, wins) and the expiration of
+// copyExpiration, and returns the primary's copy, whose CAS id lets the
+// caller's CompareAndSwap succeed, or memcache.ErrCacheMiss when the
+// primary now holds a tombstone (a Delete ran since the read). If the
+// primary cannot be read it returns the holder's item. A handoff copy
+// (written while better-ranked servers were away; later writes skip it) is
+// then deleted if it is unchanged since the Get, best-effort: kept, it
+// would go stale and be served, and repaired back, if the primary were
+// lost again.
+func (c *Client) repair(o *op, primary, holder *server, item *memcache.Item, handoff bool) (*memcache.Item, error) {
 	cp := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: c.copyExpiration(primary, o.now)}
 	err := primary.mc.Add(cp)
 	if !o.unreachable(primary, err) && (err == nil || errors.Is(err, memcache.ErrNotStored)) {
 		got, err := primary.mc.Get(o.key)
 		if !o.unreachable(primary, err) && err == nil {
+			if isTombstone(got) {
+				return nil, memcache.ErrCacheMiss
+			}
 			if handoff { // delete it only if unchanged: a CAS that expires it
 				gone := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID}
 				_ = o.unreachable(holder, holder.mc.CompareAndSwap(gone))
 			}
 			got.CasID = primary.tagCAS(got.CasID)
-			return got
+			return got, nil
 		}
 	}
 	item.CasID = holder.tagCAS(item.CasID)
-	return item
+	return item, nil
 }
 
 // repairExpiration returns the memcached expiration for a repaired copy:

@@ -47,8 +47,66 @@ func (f fixedServer) Each(fn func(net.Addr) error) error { return fn(f.addr) }
 // set runs a plain Set on s.
 func (s *server) set(item *memcache.Item) error { return s.mc.Set(item) }
 
-// add runs Add on s.
-func (s *server) add(item *memcache.Item) error { return s.mc.Add(item) }
+// add runs Add on s. A tombstone does not count as a value: Add replaces
+// it (with CompareAndSwap, so that a concurrent write still wins).
+func (s *server) add(item *memcache.Item) error {
+	err := s.mc.Add(item)
+	if !errors.Is(err, memcache.ErrNotStored) {
+		return err
+	}
+	cur, err := s.mc.Get(item.Key)
+	switch {
+	case errors.Is(err, memcache.ErrCacheMiss): // expired meanwhile
+		return s.mc.Add(item)
+	case err != nil:
+		return err
+	case !isTombstone(cur):
+		return memcache.ErrNotStored
+	}
+	cp := *item
+	cp.CasID = cur.CasID
+	if err := s.mc.CompareAndSwap(&cp); !isRaceLost(err) {
+		return err
+	}
+	return memcache.ErrNotStored
+}
+
+// isRaceLost reports whether a CompareAndSwap failed because the item
+// changed or vanished since it was read.
+func isRaceLost(err error) bool {
+	return errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrCacheMiss) ||
+		errors.Is(err, memcache.ErrNotStored)
+}
+
+// putAttempts bounds the re-reads of server.put under concurrent writes.
+const putAttempts = 3
+
+// put copies item (a write its primary accepted) to s, a follower, unless
+// s holds a tombstone of its key: with Add where s lacks the key, else
+// with CompareAndSwap on what s holds, so that a tombstone written after
+// the read is never replaced. When other writes keep winning the race, it
+// gives up: theirs are newer copies.
+func (s *server) put(item *memcache.Item) error {
+	cp := *item
+	for range putAttempts {
+		cur, err := s.mc.Get(item.Key)
+		switch {
+		case errors.Is(err, memcache.ErrCacheMiss):
+			err = s.mc.Add(&cp)
+		case err != nil:
+			return err
+		case isTombstone(cur):
+			return nil
+		default:
+			cp.CasID = cur.CasID
+			err = s.mc.CompareAndSwap(&cp)
+		}
+		if !isRaceLost(err) {
+			return err
+		}
+	}
+	return nil
+}
 
 // errForeignCAS is returned by server.cas for a CAS id another server
 // issued; the server was not contacted.
@@ -63,7 +121,15 @@ func (s *server) cas(item *memcache.Item) error {
 	}
 	cp := *item
 	cp.CasID = id
-	return s.mc.CompareAndSwap(&cp)
+	err := s.mc.CompareAndSwap(&cp)
+	if errors.Is(err, memcache.ErrCASConflict) {
+		// A tombstone replaced the item read: the key is gone, as
+		// memcached answers a CompareAndSwap of a deleted key.
+		if cur, gerr := s.mc.Get(item.Key); gerr == nil && isTombstone(cur) {
+			return memcache.ErrCacheMiss
+		}
+	}
+	return err
 }
 
 // casTagShift places a server's tag (index+1) in the top 8 bits of the CAS

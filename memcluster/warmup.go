@@ -1,8 +1,6 @@
 package memcluster
 
 import (
-	"errors"
-
 	"github.com/bradfitz/gomemcache/memcache"
 )
 
@@ -25,30 +23,28 @@ func (c *Client) warming(now int64) bool { return now < c.warmUntil.Load() }
 
 // heal is Get's hit inside a warm-up window: holder answered item after
 // the servers in missed (best first) missed it. It repairs the primary as
-// Get always does, then copies the item with Add (never over a newer
-// write; see copyExpiration for its life) to the rest of the key's write
-// set that lacks it: the followers that answered a miss, and the followers
-// after holder that are warming up, which are not read first: the Add
-// stores nothing where the key is, so it costs one round trip. It returns
-// the item Get returns.
+// Get always does, then copies the item with Add (never over a newer write
+// or a tombstone; see copyExpiration for its life) to the rest of the
+// key's write set that lacks it: the followers that answered a miss, and
+// the followers after holder that are warming up, which are not read
+// first: the Add stores nothing where the key is, so it costs one round
+// trip. It returns what Get returns.
 //
-// A Delete that ran between the read and a copy would be undone by it.
-// Delete goes to the read set in order, so when a copy was stored, the
-// first server that answered the read is asked again: if the key is gone
-// there, the copies are deleted.
-func (c *Client) heal(o *op, missed []*server, holder *server, item *memcache.Item) *memcache.Item {
-	first, got := holder, item
+// A Delete that runs between the read and a copy cannot be undone by it:
+// Delete writes a tombstone to every server of the key's read set, and an
+// Add does not replace one.
+func (c *Client) heal(o *op, missed []*server, holder *server, item *memcache.Item) (*memcache.Item, error) {
+	got := item
 	if len(missed) == 0 {
 		item.CasID = holder.tagCAS(item.CasID)
 	} else {
-		first, got = missed[0], c.repair(o, missed[0], holder, item, len(missed) >= c.replicas)
-	}
-	var buf [rankStack]*server
-	stored := buf[:0]
-	for _, s := range missed[min(1, len(missed)):min(len(missed), c.replicas)] {
-		if c.addCopy(o, s, item) {
-			stored = append(stored, s)
+		var err error
+		if got, err = c.repair(o, missed[0], holder, item, len(missed) >= c.replicas); err != nil {
+			return nil, err
 		}
+	}
+	for _, s := range missed[min(1, len(missed)):min(len(missed), c.replicas)] {
+		c.addCopy(o, s, item)
 	}
 	// The write set after holder: the next reachable servers, without
 	// probing those in backoff.
@@ -58,24 +54,15 @@ func (c *Client) heal(o *op, missed []*server, holder *server, item *memcache.It
 			continue
 		}
 		n++
-		if o.now < s.warmUntil.Load() && c.addCopy(o, s, item) {
-			stored = append(stored, s)
+		if o.now < s.warmUntil.Load() {
+			c.addCopy(o, s, item)
 		}
 	}
-	if len(stored) > 0 {
-		_, err := first.mc.Get(o.key)
-		if !o.unreachable(first, err) && errors.Is(err, memcache.ErrCacheMiss) {
-			for _, s := range stored {
-				_ = o.unreachable(s, s.mc.Delete(o.key))
-			}
-		}
-	}
-	return got
+	return got, nil
 }
 
-// addCopy adds item's value to s with copyExpiration and reports whether
-// s stored it (it lacked the key).
-func (c *Client) addCopy(o *op, s *server, item *memcache.Item) bool {
+// addCopy adds item's value to s with copyExpiration, best-effort.
+func (c *Client) addCopy(o *op, s *server, item *memcache.Item) {
 	err := s.mc.Add(&memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: c.copyExpiration(s, o.now)})
-	return !o.unreachable(s, err) && err == nil
+	_ = o.unreachable(s, err)
 }

@@ -394,8 +394,13 @@ func TestWarmUpCopyDoesNotUndoADelete(t *testing.T) {
 	follower.mc.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := d.DialContext(ctx, network, addr)
 		return addHook{Conn: conn, once: &once, before: func() {
-			if err := direct(owners[0]).Delete(key); err != nil {
-				t.Errorf("delete on the primary: %v", err)
+			// The Delete's tombstones, written as DeleteFor does, the
+			// follower's first: the copy's Add is on its way to it.
+			tomb := newTombstone(key, time.Now(), time.Minute)
+			for _, addr := range []string{owners[1], owners[0]} {
+				if err := direct(addr).Set(tomb); err != nil {
+					t.Errorf("tombstone on %s: %v", addr, err)
+				}
 			}
 		}}, err
 	}

@@ -1,0 +1,122 @@
+package memcluster
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// ErrUnconfirmed is returned (wrapped, with memcache.ErrNoServers) by
+// Delete and DeleteFor when a server of the key's home set could not be
+// reached, so the key might come
+// back when that server does (it may have been cut off with its data, not
+// restarted). The key's primary copy is then as it was: the caller should
+// treat the delete as failed and retry later.
+var ErrUnconfirmed = errors.New("memcluster: delete not confirmed by every server of the key's home set")
+
+// DeleteFor deletes the key and keeps it deleted for life: it writes a
+// tombstone (see tombstone.go) to every server of the key's home set (the
+// first Options.Replicas servers of its rendezvous order, up or not) and
+// to the next reachable server after them (its handoff), the primary
+// after its followers. It succeeds only when every one of them confirmed;
+// a home server that cannot be reached fails it with ErrUnconfirmed, and
+// the primary's copy, which reads are served from, is left as it was. It returns nil when some server held the
+// key and memcache.ErrCacheMiss when none did.
+//
+// life must cover every copy of the key that may exist: the longest
+// expiration it was written with. Within it, no read repair, replication,
+// warm-up healing, failover or server coming back with old data can serve
+// the key again (see Client for the exact conditions); a write of the key
+// through this Client (Set, or Add) can.
+func (c *Client) DeleteFor(key string, life time.Duration) error {
+	if !ValidKey(key) {
+		return memcache.ErrMalformedKey
+	}
+	var buf [rankStack]int
+	o := c.begin(key, buf[:0])
+	home := make([]*server, 0, rankStack)
+	for _, idx := range o.order[:c.replicas] {
+		s := c.servers[idx]
+		switch s.available(o.now, c.backoff) {
+		case admitNone:
+			o.releaseAll(home)
+			return fmt.Errorf("%w: %w: server %s is down", ErrUnconfirmed, memcache.ErrNoServers, s.name)
+		case admitProbe:
+			o.probes[s.index/64] |= 1 << (s.index % 64)
+		}
+		home = append(home, s)
+	}
+	o.pos = c.replicas
+	tomb := newTombstone(key, c.now(), life)
+	hit := false
+	// Followers first, the primary last: a delete that fails midway leaves
+	// the primary's copy, which reads go to, as it was.
+	for i := len(home) - 1; i >= 0; i-- {
+		s := home[i]
+		held, err := s.bury(tomb)
+		if o.unreachable(s, err) {
+			return fmt.Errorf("%w: %w: %w", ErrUnconfirmed, memcache.ErrNoServers, o.lastErr)
+		}
+		if err != nil {
+			return s.answer(err, key)
+		}
+		hit = hit || held
+	}
+	// The handoff: the next reachable server, which holds the key's copy
+	// when one of its home servers was away.
+	for answered := len(home); answered < c.readWidth; {
+		s := o.next()
+		if s == nil {
+			break
+		}
+		held, err := s.bury(tomb)
+		if o.unreachable(s, err) {
+			continue
+		}
+		if err != nil {
+			return s.answer(err, key)
+		}
+		hit = hit || held
+		answered++
+	}
+	if !hit {
+		return memcache.ErrCacheMiss
+	}
+	return nil
+}
+
+// releaseAll hands back the probes o won on servers it will not contact.
+func (o *op) releaseAll(servers []*server) {
+	for _, s := range servers {
+		o.release(s)
+	}
+}
+
+// bury writes tomb over whatever s holds for its key and reports whether s
+// held a live item before. A plain Set: a tombstone always wins.
+func (s *server) bury(tomb *memcache.Item) (held bool, err error) {
+	cur, err := s.mc.Get(tomb.Key)
+	switch {
+	case err == nil:
+		held = !isTombstone(cur)
+	case !errors.Is(err, memcache.ErrCacheMiss):
+		return false, err
+	}
+	return held, s.mc.Set(tomb)
+}
+
+// spreadTombstone copies tomb, which a read found after the servers in
+// missed answered a miss, to those servers with Add, best-effort: a home
+// server that restarted empty gets the tombstone back instead of waiting
+// for the key's other copies to be lost too.
+func (c *Client) spreadTombstone(o *op, missed []*server, tomb *memcache.Item) {
+	cp := tombstoneCopy(tomb, c.now())
+	if cp == nil {
+		return
+	}
+	for _, s := range missed {
+		_ = o.unreachable(s, s.mc.Add(cp))
+	}
+}
