@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +27,7 @@ const (
 const MaxServers = 255
 
 // Options configures a Client. The zero value of every field selects its
-// default; negative values are refused.
+// default; negative values are refused, except for ResyncRate.
 type Options struct {
 	// Replicas is the number of servers each key is written to, from 1 (the
 	// default) to the number of servers. With 2 or more a key survives the
@@ -66,6 +67,11 @@ type Options struct {
 	// within that time (see Client). Set it to the longest expiration your
 	// items are written with; DeleteFor sets it per call.
 	TombstoneTTL time.Duration
+
+	// ResyncRate is how many keys per second the resync of a rejoined
+	// server copies (default DefaultResyncRate); a negative value turns
+	// resync off, leaving the warm-up window alone to heal (see Client).
+	ResyncRate int
 
 	// Logger hears once when a server goes down and once when it rejoins
 	// (one Warn and one Info record per outage); nil logs nothing. Log
@@ -163,7 +169,16 @@ type Client struct {
 	backoff   int64         // nanoseconds a failed server is skipped
 	repairTTL time.Duration // at least a second; also the warm-up window
 	tombTTL   time.Duration // Delete's tombstone life
-	logger    *slog.Logger  // never nil
+	timeout   time.Duration // each server's socket timeout
+
+	// resyncRate is the keys per second a resync copies; negative: off.
+	resyncRate int
+	// closed is closed by Close, which stops the resyncs and waits for
+	// them (resyncs counts those running).
+	closed    chan struct{}
+	closeOnce sync.Once
+	resyncs   sync.WaitGroup
+	logger    *slog.Logger // never nil
 
 	// warmUntil is the Unix time in nanoseconds when the last warm-up
 	// window of any server ends (see warmup.go).
@@ -212,16 +227,27 @@ func New(servers []string, opts Options) (*Client, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = memcache.DefaultTimeout
+	}
+	resyncRate := opts.ResyncRate
+	if resyncRate == 0 {
+		resyncRate = DefaultResyncRate
+	}
 	c := &Client{
-		sel:       sel,
-		servers:   make([]*server, len(servers)),
-		replicas:  replicas,
-		readWidth: min(replicas+1, len(servers)),
-		backoff:   int64(backoff),
-		repairTTL: repairTTL,
-		tombTTL:   tombstoneTTL,
-		logger:    logger,
-		now:       time.Now,
+		timeout:    timeout,
+		resyncRate: resyncRate,
+		closed:     make(chan struct{}),
+		sel:        sel,
+		servers:    make([]*server, len(servers)),
+		replicas:   replicas,
+		readWidth:  min(replicas+1, len(servers)),
+		backoff:    int64(backoff),
+		repairTTL:  repairTTL,
+		tombTTL:    tombstoneTTL,
+		logger:     logger,
+		now:        time.Now,
 	}
 	for i, addr := range sel.addrs {
 		c.servers[i] = newServer(sel.names[i], i, addr, opts.Timeout, opts.MaxIdleConns)
@@ -270,7 +296,27 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 	if len(missed) == 0 {
 		return nil, o.noServer()
 	}
+	if len(missed) > 1 {
+		return c.recheck(&o, missed[0])
+	}
 	return nil, memcache.ErrCacheMiss
+}
+
+// recheck asks first, the first server that missed, once more after the
+// rest of the read set missed too: a read repair or resync may have moved
+// the key onto it, from a server read later, while the read went by.
+func (c *Client) recheck(o *op, first *server) (*memcache.Item, error) {
+	item, err := first.mc.Get(o.key)
+	switch {
+	case o.unreachable(first, err) || errors.Is(err, memcache.ErrCacheMiss):
+		return nil, memcache.ErrCacheMiss
+	case err != nil:
+		return nil, first.answer(err, o.key)
+	case isTombstone(item):
+		return nil, memcache.ErrCacheMiss
+	}
+	item.CasID = first.tagCAS(item.CasID)
+	return item, nil
 }
 
 // Set stores item on the key's primary, then on its followers. When the
@@ -415,9 +461,12 @@ func (c *Client) onEach(key string, width int, fn func(*server) error) error {
 	return memcache.ErrCacheMiss
 }
 
-// Close closes the idle connections of every server. The Client stays
-// usable: later operations open new connections.
+// Close stops the resyncs running in the background, waiting for them, and
+// closes the idle connections of every server. The Client stays usable:
+// later operations open new connections, and no server is resynced.
 func (c *Client) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	c.resyncs.Wait()
 	var errs []error
 	for _, s := range c.servers {
 		if err := s.mc.Close(); err != nil {

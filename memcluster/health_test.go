@@ -1,7 +1,6 @@
 package memcluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -164,9 +163,9 @@ func TestBackoffProbesOnceAndRejoins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer // the client logs from the test's goroutine only
+	logs := &syncBuffer{} // the resync logs from its own goroutine
 	c := newTestClient(t, []string{deadAddr, live}, Options{Timeout: time.Second, MaxIdleConns: 4, DownBackoff: time.Minute,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
 	c.now = func() time.Time { return time.Unix(0, clock.Load()) }

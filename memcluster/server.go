@@ -16,7 +16,11 @@ import (
 type server struct {
 	name  string // address as configured: used in errors and logs
 	index int    // position in Client.servers; tags CAS ids
+	addr  net.Addr
 	mc    *memcache.Client
+
+	// resyncing is set while a resync copies keys to the server.
+	resyncing atomic.Bool
 
 	// downUntil is the Unix time in nanoseconds until which the server is
 	// skipped; 0 while it is up.
@@ -32,7 +36,7 @@ func newServer(name string, index int, addr net.Addr, timeout time.Duration, max
 	mc := memcache.NewFromSelector(fixedServer{addr})
 	mc.Timeout = timeout
 	mc.MaxIdleConns = maxIdleConns
-	return &server{name: name, index: index, mc: mc}
+	return &server{name: name, index: index, addr: addr, mc: mc}
 }
 
 // fixedServer is the memcache.ServerSelector of one server's client.

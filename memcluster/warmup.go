@@ -8,13 +8,14 @@ import (
 // healed by the reads of the next RepairTTL.
 
 // rejoined puts s, which a probe found up again, in its warm-up window,
-// and logs the rejoin.
+// logs the rejoin and starts its resync (resync.go).
 func (c *Client) rejoined(s *server) {
 	end := c.now().UnixNano() + int64(c.repairTTL)
 	s.warmUntil.Store(end)
 	for cur := c.warmUntil.Load(); cur < end && !c.warmUntil.CompareAndSwap(cur, end); cur = c.warmUntil.Load() {
 	}
 	c.logger.Info("memcluster: memcached server rejoined", "server", s.name, "warm_up", c.repairTTL)
+	c.startResync(s)
 }
 
 // warming reports whether an operation that started at now (Unix

@@ -86,6 +86,13 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// String returns what was written so far.
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // count returns the number of lines that contain every one of parts.
 func (b *syncBuffer) count(parts ...string) int {
 	b.mu.Lock()

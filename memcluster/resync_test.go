@@ -1,0 +1,83 @@
+package memcluster
+
+import (
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/ginsession/ginsession/internal/memcachedtest"
+)
+
+// resyncKeys is how many keys TestResyncHealsIdleKeys writes;
+// MEMCLUSTER_RESYNC_KEYS changes it (the README's figure uses 10000).
+func resyncKeys(t *testing.T) int {
+	if v := os.Getenv("MEMCLUSTER_RESYNC_KEYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("MEMCLUSTER_RESYNC_KEYS=%q", v)
+		}
+		return n
+	}
+	return 2000
+}
+
+// TestResyncHealsIdleKeys: a rolling restart with Replicas 2 restarts one
+// server empty and then loses another. No key is read in between, so the
+// warm-up window heals nothing: the resync must copy back every key the
+// restarted server should hold, live items with their expiration and
+// tombstones too, and then losing the second server loses no key and
+// brings back no deleted one.
+func TestResyncHealsIdleKeys(t *testing.T) {
+	procs, addrs := startServers(t, 3)
+	logs := &syncBuffer{}
+	c := newTestClient(t, addrs, Options{Replicas: 2, Timeout: time.Second, MaxIdleConns: 8,
+		DownBackoff: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	keys := testKeys(resyncKeys(t))
+	setAll(t, c, keys, "v")
+	deleted := keys[:len(keys)/10]
+	for _, k := range deleted {
+		checkErr(t, "delete", k, c.Delete(k))
+	}
+
+	restarted, lost := procs[0], procs[1]
+	restarted.Stop()
+	restarted.Restart(t)
+	probes := 0
+	waitFor(t, "the resync to finish", func() bool {
+		// Writes of new keys notice the restart and probe the server back.
+		probes++
+		_ = c.Set(&memcache.Item{Key: testKey(-probes), Value: []byte("p")})
+		return logs.count("resync done") > 0
+	})
+	logs.mu.Lock()
+	for line := range strings.Lines(logs.buf.String()) {
+		if strings.Contains(line, "resync done") {
+			t.Logf("%d keys: %s", len(keys), line)
+		}
+	}
+	logs.mu.Unlock()
+	for _, k := range keys[len(deleted):] {
+		if owners := c.owners(k); owners[0] != restarted.Addr && owners[1] != restarted.Addr {
+			continue
+		}
+		ttl, ok, err := memcachedtest.TTL(restarted.Addr, k)
+		if err != nil || !ok || ttl <= 0 || ttl > 600 {
+			t.Fatalf("a resynced copy: %d s left (held %v, %v), want the original's (at most 600)", ttl, ok, err)
+		}
+		break
+	}
+
+	lost.Stop()
+	for i, k := range keys[len(deleted):] {
+		mustGet(t, c, k, "v"+strconv.Itoa(i+len(deleted)))
+	}
+	for _, k := range deleted {
+		if item, err := c.Get(k); err == nil {
+			t.Fatalf("a deleted key came back after the rolling restart: %q", item.Value)
+		}
+	}
+}
