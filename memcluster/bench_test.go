@@ -52,3 +52,43 @@ func BenchmarkGetWarmUp(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadWrite measures a session's read (Get hitting the primary)
+// and write (CompareAndSwap of what was read, then the follower's copy)
+// against three local memcached processes, with one and two replicas. Run
+// it beside an older build of this package to compare: with Replicas 1
+// both cost one round trip; with two, a write adds its follower's copy.
+func BenchmarkReadWrite(b *testing.B) {
+	_, addrs := startServers(b, 3)
+	key := testKey(5)
+	for _, replicas := range []int{1, 2} {
+		c, err := New(addrs, Options{Replicas: replicas, Timeout: time.Second, MaxIdleConns: 4})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Set(&memcache.Item{Key: key, Value: make([]byte, 160), Expiration: 3600}); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("replicas="+string(rune('0'+replicas))+"/read", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Get(key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("replicas="+string(rune('0'+replicas))+"/write", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				item, err := c.Get(key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := c.CompareAndSwap(item); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		_ = c.Close()
+	}
+}

@@ -93,35 +93,47 @@ type Options struct {
 //
 // Writes: primary decides. Add, Set and CompareAndSwap run on the primary
 // alone and its answer is returned, ErrNotStored and ErrCASConflict included.
-// Only after it succeeds do the followers receive a plain Set of the same
-// item, best-effort: a follower that cannot be reached is marked down and
-// replaced by the next reachable server; other follower answers are ignored.
-// A Set the primary refuses (a too-large item: memcached then drops the old
-// value) deletes the other copies of the read set, as a single server would.
-// Two writes that race on one key may leave a follower one version behind
-// the primary until the next write.
+// Only after it succeeds do the followers receive a copy, best-effort: with
+// Add where the follower lacks the key, else with CompareAndSwap over what
+// it holds, never over a tombstone (see Delete). A follower that cannot be
+// reached is marked down and replaced by the next reachable server; other
+// follower answers are ignored. A Set the primary refuses (a too-large
+// item: memcached then drops the old value) deletes the other copies of the
+// read set, as a single server would. Two writes that race on one key may
+// leave a follower one version behind the primary until the next write.
 //
-// Reads. Get asks the read set in order and the first hit wins, so a hit on
-// the primary costs one round trip and a miss costs up to R+1. When the
-// primary misses a key that a later server of the read set holds (the
-// primary restarted empty and rejoined, or the key was written while it was
-// away), Get copies the item back to the primary with Add (with
-// Options.RepairTTL as its expiration) and returns the primary's copy.
+// Reads. Get asks the read set in order and the first answer wins, so a
+// hit on the primary costs one round trip and a miss costs up to R+2 (the
+// first server is asked again, in case a repair moved the key onto it). A
+// tombstone is an answer: the key is deleted, and its tombstone is copied
+// to the servers before it that missed. When the primary misses a key that
+// a later server holds (the primary restarted empty and rejoined, or the
+// key was written while it was away), Get copies the item back to the
+// primary with Add (with Options.RepairTTL as its expiration) and returns
+// the primary's copy.
 //
-// Warm-up. A server that rejoins may have restarted empty, and a read that
-// hits the key's primary does not see that a follower lacks it: a second
-// server lost later (a rolling restart) would take such keys with it. So
-// for Options.RepairTTL after a server rejoins, its warm-up window, a Get
-// that finds a key also copies it with Add to the servers of its write set
-// that lack it: those that answered a miss, and those in a warm-up window
-// (the Add itself asks them, at the cost of one more round trip; it stores
-// nothing where the key is, so a newer write is never overwritten). A
-// copy made on a warming server lives at most until the end of its window,
-// which is when everything written before the rejoin with an expiration
-// of at most RepairTTL has expired. Outside every window a Get costs what
-// is described above. Keys that are not read during the window are not
-// healed; items written with expirations longer than RepairTTL are
-// healed only for the rest of the window.
+// Delete. A deleted key is overwritten, not removed: DeleteFor writes a
+// tombstone to the key's home set (its first R servers, up or not) and its
+// handoff, and fails with ErrUnconfirmed when a home server cannot be
+// reached. Every copy the client makes (replication, repair, warm-up
+// healing, resync) uses Add or CompareAndSwap, which never replace a
+// tombstone. Touch goes to the write set and leaves tombstones alone.
+//
+// Warm-up and resync. A server that rejoins may have restarted empty, and a
+// read that hits the key's primary does not see that a follower lacks it:
+// a second server lost later (a rolling restart) would take such keys with
+// it. So when a server rejoins, a background resync (Options.ResyncRate
+// keys per second) lists the keys of the other servers with memcached's
+// lru_crawler metadump and copies to it those whose home set it belongs
+// to, with their own expiration, tombstones included. Until the resync is
+// done, and for Options.RepairTTL after the rejoin (its warm-up window), a
+// Get that finds a key also copies it with Add to the servers of its write
+// set that lack it: those that answered a miss, and those in a warm-up
+// window (the Add itself asks them, at the cost of one more round trip).
+// A copy made on a warming server lives at most until the end of its
+// window. A restart the client does not notice (no operation failed
+// against the server while it was down) is neither warmed up nor
+// resynced.
 //
 // CAS ids. CAS ids belong to the server that issued them; Get returns them
 // tagged with that server (the top 8 bits; memcached's own counter never
@@ -129,11 +141,8 @@ type Options struct {
 // tagged by another server, because the primary changed since the Get,
 // fails with ErrCASConflict without touching any server, so the caller
 // re-reads and merges. Untagged ids (items not from this client) go to the
-// primary as they are.
-//
-// Delete and Touch. Delete goes to the whole read set and Touch to the write
-// set; each succeeds when at least one server held the key and returns
-// ErrCacheMiss when none did.
+// primary as they are. A CompareAndSwap over a tombstone answers
+// ErrCacheMiss, as memcached answers one of a deleted key.
 //
 // Failover. An operation that cannot reach a server (refused or reset
 // connection, timeout, EOF: anything but a memcached answer) marks it down
@@ -142,25 +151,48 @@ type Options struct {
 // the socket timeout when the server hangs instead of refusing). Once the
 // backoff has passed, one operation probes the server (everyone else keeps
 // skipping it); it rejoins as soon as the probe answers and starts its
-// warm-up window. Answers to operations that were already in flight when
-// it was marked down do not bring it back, so an outage is logged once
-// (down) and once (rejoined). With no reachable server, operations fail
-// with an error wrapping memcache.ErrNoServers.
+// warm-up window and resync. Answers to operations that were already in
+// flight when it was marked down do not bring it back, so an outage is
+// logged once (down) and once (rejoined). With no reachable server,
+// operations fail with an error wrapping memcache.ErrNoServers.
 //
-// Consistency limits. After losing its primary a key is served from its
-// follower (the last replicated version) or, with R = 1, is lost. A server
-// that was marked down but kept its data (a timeout, a network partition)
-// comes back with what it had when it left: changes made while it was away
-// are lost for the keys it leads, and a key deleted while it was away can
-// come back. Both are bounded by the item's memcached expiration (and, for
-// ginsession, by the session record's own timestamps); a restarted
-// memcached comes back empty and has neither problem. The client never
-// flushes a server. Expirations are approximate across replicas: the
-// copies of a key expire up to a second apart (each server's clock ticks
-// on its own), and a Get in between repairs the follower's copy onto the
-// primary, where it lives for Options.RepairTTL unless written again.
+// # Consistency model
 //
-// Errors never contain keys. Health is per server and per Client.
+// Terms: a key's home set is the first R servers of its rendezvous order;
+// "down" covers a stopped server, one restarted empty, and one cut off by a
+// partition (up, with its data, but unreachable for a while), which the
+// client cannot tell apart while it lasts.
+//
+// Deletes (the guarantee sessions rely on). A DeleteFor that returned
+// success wrote its tombstone to every home server and the handoff. Until
+// the tombstone's life ends, no Get through any Client returns the key
+// again — not by repair, replication, warm-up healing, resync, failover or
+// a server that comes back with old data — unless a write of the key
+// (Set, Add) replaced the tombstone on purpose, or every server that holds
+// the tombstone restarts empty while a server that missed it (one outside
+// the home set and down at the time of the delete) still holds an old
+// copy: at least R servers restarting within the tombstone's life, R+1
+// when the handoff was reachable. A DeleteFor that cannot reach a home server fails with
+// ErrUnconfirmed; with R = 1 that is the key's one home server, with R >=
+// 2 any of them. So with a server down, deletes of the keys it is home to
+// fail until it is back: the price of never answering success for a delete
+// that a returning server could undo.
+//
+// Reads and writes, all servers up: each key lives on its primary, which
+// serializes Add and CompareAndSwap as one memcached does; a Get sees the
+// last write the primary accepted. Followers may lag by one write.
+//
+// One server down (stopped, restarted empty, or cut off): its keys fail
+// over to the next servers of their order. With R = 1 the keys it led are
+// lost (reads miss) until it is back; with R >= 2 their follower serves the
+// last write it received (one write may be lost to the follower lag). When
+// it rejoins empty, read repair and the resync copy its keys back. When it
+// rejoins with old data (a partition), it serves what it had for the keys
+// it leads: writes made while it was away are lost for those keys (the
+// CAS-id tags make each caller re-read, but from the old copy). Deletes
+// made meanwhile are not: they failed (see above) or reached it.
+//
+// // Errors never contain keys. Health is per server and per Client.
 type Client struct {
 	sel       *RendezvousSelector
 	servers   []*server     // index-aligned with sel.addrs
