@@ -1,6 +1,7 @@
 package memcluster
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -397,7 +398,7 @@ func (c *Client) write(item *memcache.Item, store func(*server, *memcache.Item) 
 			}
 			return s.answer(err, item.Key)
 		}
-		c.replicate(&o, item)
+		c.replicate(&o, s, item)
 		return nil
 	}
 	return o.noServer()
@@ -419,16 +420,37 @@ func (c *Client) dropCopies(o *op) {
 	}
 }
 
-// replicate copies item to the next R-1 reachable servers of o,
-// best-effort, never over a tombstone (see server.put).
-func (c *Client) replicate(o *op, item *memcache.Item) {
-	for copies := 1; copies < c.replicas; {
+// replicate copies item, which primary accepted, to the next R-1
+// reachable servers of o, best-effort, never over a tombstone (see
+// server.put). Copies of two racing writes can reach a follower in either
+// order, so it then reads the primary again: while the primary holds
+// another value (a newer write), that value is copied too, a bounded
+// number of times. The copy that lands last is then the primary's latest,
+// whichever write's replication finishes last.
+func (c *Client) replicate(o *op, primary *server, item *memcache.Item) {
+	if c.replicas < 2 {
+		return
+	}
+	var buf [rankStack]*server
+	followers := buf[:0]
+	for len(followers) < c.replicas-1 {
 		s := o.next()
 		if s == nil {
-			return
+			break
 		}
 		if err := s.put(item); !o.unreachable(s, err) {
-			copies++
+			followers = append(followers, s)
+		}
+	}
+	for range putAttempts {
+		latest, err := primary.mc.Get(item.Key)
+		if o.unreachable(primary, err) || err != nil || isTombstone(latest) ||
+			(latest.Flags == item.Flags && bytes.Equal(latest.Value, item.Value)) {
+			return
+		}
+		item = &memcache.Item{Key: item.Key, Value: latest.Value, Flags: latest.Flags, Expiration: item.Expiration}
+		for _, s := range followers {
+			_ = o.unreachable(s, s.put(item))
 		}
 	}
 }
