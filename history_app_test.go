@@ -172,6 +172,10 @@ func (s *histSite) send(op history.Op, cookieName string) history.Op {
 	res := w.Result()
 	op.Status = res.StatusCode
 	op.OK = res.StatusCode == http.StatusOK
+	if res.StatusCode == http.StatusServiceUnavailable {
+		op.Note = strings.TrimSpace(w.Body.String()) // the store error, for reports
+		op.Note = op.Note[:min(len(op.Note), 80)]
+	}
 	if op.OK {
 		var a histAnswer
 		if err := json.NewDecoder(res.Body).Decode(&a); err == nil {

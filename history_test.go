@@ -129,6 +129,9 @@ func runHistory(t *testing.T, cfg histConfig, knobs histKnobs) {
 
 	rep := history.Check(site.rec.Ops())
 	t.Logf("seed=%d %s: %s", knobs.seed, cfg.name, rep.Summary())
+	if by := rep.ByFault(); by != "" {
+		t.Logf("seed=%d %s: violations by the faults around them:\n%s", knobs.seed, cfg.name, by)
+	}
 	if alive > 0 {
 		t.Errorf("seed=%d: %d control sessions without remember-me were still logged in after idling %v: the remember-me check proved nothing",
 			knobs.seed, alive, histIdleTimeout)

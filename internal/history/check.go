@@ -54,6 +54,8 @@ type Report struct {
 	Faults      int
 	Unavailable int // answers with status 503 (store errors: not violations)
 	IdleChecked int // reads after idling on remembered sessions
+
+	faults []int // Seqs of the faults, built by FaultContext
 }
 
 // Count returns the number of violations of inv.
@@ -157,16 +159,23 @@ func (c *checker) index() {
 				}
 			}
 		}
-		if !o.OK || o.SetCookie == "" || o.Cleared {
+		if o.Kind == Login && o.OK {
+			c.rep.Sessions++
+		}
+		// A cookie is issued by the answer that first sets it, whatever
+		// its status: an answer that failed after the login was stored
+		// (a later Save) may still carry the new session's cookie.
+		if o.SetCookie == "" || o.Cleared || o.SetCookie == o.Cookie {
 			continue
 		}
 		var user string
 		switch o.Kind {
 		case Login:
 			user = o.User
-			c.rep.Sessions++
 		case Regenerate:
-			user = o.Served
+			if user = o.Served; user == "" {
+				user = c.owner[o.Cookie]
+			}
 		default:
 			continue
 		}

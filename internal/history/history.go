@@ -62,7 +62,7 @@ type Op struct {
 	MaxAge    int    // its Max-Age (0: a browser-session cookie)
 	Cleared   bool   // the answer expired the cookie
 
-	Note string // Fault: what was injected
+	Note string // Fault: what was injected; a 503: the error page's text
 }
 
 // String renders the operation on one line for violation reports. Cookie
@@ -95,6 +95,9 @@ func (o *Op) String() string {
 			fmt.Fprintf(&b, "%s:%d", k, o.Seen[k])
 		}
 		b.WriteString("}")
+	}
+	if o.Note != "" {
+		fmt.Fprintf(&b, " (%s)", o.Note)
 	}
 	switch {
 	case o.Cleared:
