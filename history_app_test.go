@@ -201,8 +201,8 @@ func (s *histSite) browse(j *histJar, op history.Op, cookieName string) history.
 	}
 	op = s.send(op, cookieName)
 	next := user
-	if op.Kind == history.Login && op.OK {
-		next = op.User
+	if op.Kind == history.Login && op.SetCookie != "" {
+		next = op.User // even a 503 login answer may carry the new session's cookie
 	}
 	j.update(cookie, &op, next)
 	return op
