@@ -60,4 +60,7 @@ func (s *Session) loadLocked() {
 		}
 	}
 	s.st.startFresh(now, s.m.opts.Persistent)
+	if found {
+		s.st.ident.deadKey = who.key
+	}
 }

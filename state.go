@@ -46,6 +46,11 @@ type identity struct {
 	// replaces: deleted once the new ID is stored, left alone if storing
 	// fails.
 	prevKey string
+	// deadKey is the key of a verified cookie whose record was not found
+	// (ended, expired, or out of reach on a cluster), carried into a
+	// regeneration: on a cluster it is buried once the new ID is stored,
+	// so the old cookie stays dead whatever copy of it may return.
+	deadKey string
 }
 
 // state is one request's view of its session. It is allocated with the
@@ -209,7 +214,7 @@ func (st *state) regenerate(newID func() string, restartAt int64) {
 	if prevKey != "" {
 		next = idRegenerated
 	}
-	st.ident = identity{state: next, id: newID(), prevKey: prevKey}
+	st.ident = identity{state: next, id: newID(), prevKey: prevKey, deadKey: st.ident.deadKey}
 	st.cookie = cookieSend
 	if restartAt != 0 {
 		st.rec.created = restartAt

@@ -138,6 +138,9 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 	if err != nil {
 		return fmt.Errorf("ginsession: save session: %w", err)
 	}
+	if err := sto.buryDead(st, item.Key, now); err != nil {
+		return err
+	}
 	if prev := st.ident.prevKey; prev != "" {
 		life := sto.opts.tombstoneLife(&st.rec, st.ch.persistent, now)
 		err := sto.delete(prev, life)
@@ -240,6 +243,26 @@ func (sto *store) remove(st *state, now time.Time) error {
 			return fmt.Errorf("ginsession: destroy session: %w", err)
 		}
 	}
+	return nil
+}
+
+// buryDead deletes, on a tombstoner, the key of the dead cookie a
+// regeneration replaced (see identity.deadKey), whose record could not be
+// read: a copy of it that was out of reach (a partitioned server) must not
+// come back once the regeneration (a login) has succeeded. If that fails,
+// the new key is deleted again and the regeneration fails. Its record is
+// unknown, so the tombstone lives as long as a remembered session could.
+func (sto *store) buryDead(st *state, newKey string, now time.Time) error {
+	t, ok := sto.client.(tombstoner)
+	if !ok || st.ident.deadKey == "" || st.ident.state == idStored {
+		return nil
+	}
+	life := max(sto.opts.IdleTimeout, sto.opts.RememberFor)
+	if err := t.DeleteFor(st.ident.deadKey, life); err != nil && !isMiss(err) {
+		_ = t.DeleteFor(newKey, sto.opts.IdleTimeout) // undo: the login fails
+		return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
+	}
+	st.ident.deadKey = ""
 	return nil
 }
 

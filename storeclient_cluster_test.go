@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession/memcluster"
 )
 
 // TestClusterLogoutFailsClosedWhileAReplicaIsAway: with Replicas 2, a
@@ -105,5 +107,37 @@ func TestClusterRollingRestartKeepsIdleUsers(t *testing.T) {
 		if rec.Code != http.StatusOK || rec.Body.String() != fmt.Sprintf("user%d", i) {
 			t.Fatalf("idle user%d after the rolling restart: %d %q", i, rec.Code, rec.Body.String())
 		}
+	}
+}
+
+// TestClusterLoginOverAMissingSessionBuriesItsKey: a login whose cookie
+// names a session that could not be read (here: gone from every server;
+// on a partition, a copy may still sit on a server out of reach) must
+// leave that key buried, so that no copy returning later serves the old
+// cookie again.
+func TestClusterLoginOverAMissingSessionBuriesItsKey(t *testing.T) {
+	cs := newClusterSessions(t, 2)
+	cs.engine.GET("/signin", func(c *gin.Context) {
+		if Login(c, c.Query("u")) == nil {
+			c.String(http.StatusOK, "welcome")
+		}
+	})
+	cookie := cs.login(t, "bob")
+	key := cs.m.key(cookie[:idLen])
+	for _, p := range cs.procs {
+		_ = memcache.New(p.addr).Delete(key) // out of reach, as far as reads can tell
+	}
+	if rec := cs.request("/signin?u=alice", cookie); rec.Code != http.StatusOK {
+		t.Fatalf("login over the missing session: %d %q", rec.Code, rec.Body.String())
+	}
+	buried := 0
+	for _, p := range cs.procs {
+		item, err := memcache.New(p.addr).Get(key)
+		if err == nil && item.Flags == memcluster.TombstoneFlags {
+			buried++
+		}
+	}
+	if buried < 2 {
+		t.Fatalf("the old cookie's key is buried on %d servers, want its two home servers at least", buried)
 	}
 }
