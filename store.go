@@ -138,8 +138,9 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 	if err != nil {
 		return fmt.Errorf("ginsession: save session: %w", err)
 	}
-	if err := sto.buryDead(st, item.Key, now); err != nil {
-		return err
+	if err := sto.buryDead(st); err != nil {
+		_ = sto.delete(item.Key, sto.opts.IdleTimeout) // undo: the login fails
+		return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
 	}
 	if prev := st.ident.prevKey; prev != "" {
 		life := sto.opts.tombstoneLife(&st.rec, st.ch.persistent, now)
@@ -236,6 +237,10 @@ func (sto *store) ended(st *state, now time.Time) error {
 
 // remove deletes the stored records of st (logout). A record already gone
 // is not an error.
+//
+// On a cluster it also buries the key of a dead cookie (identity.deadKey):
+// a session that read as missing because its server was out of reach must
+// not come back once the logout has answered.
 func (sto *store) remove(st *state, now time.Time) error {
 	life := sto.opts.tombstoneLife(&st.rec, st.ch.persistent, now)
 	for _, key := range st.storedKeys() {
@@ -243,24 +248,26 @@ func (sto *store) remove(st *state, now time.Time) error {
 			return fmt.Errorf("ginsession: destroy session: %w", err)
 		}
 	}
+	if err := sto.buryDead(st); err != nil {
+		return fmt.Errorf("ginsession: destroy session: %w", err)
+	}
 	return nil
 }
 
 // buryDead deletes, on a tombstoner, the key of the dead cookie a
-// regeneration replaced (see identity.deadKey), whose record could not be
-// read: a copy of it that was out of reach (a partitioned server) must not
-// come back once the regeneration (a login) has succeeded. If that fails,
-// the new key is deleted again and the regeneration fails. Its record is
-// unknown, so the tombstone lives as long as a remembered session could.
-func (sto *store) buryDead(st *state, newKey string, now time.Time) error {
+// regeneration or a destroy replaces (see identity.deadKey), whose record
+// could not be read: a copy of it that was out of reach (a partitioned
+// server) must not come back once the login or logout has answered. Its
+// record is unknown, so the tombstone lives as long as a remembered
+// session could.
+func (sto *store) buryDead(st *state) error {
 	t, ok := sto.client.(tombstoner)
-	if !ok || st.ident.deadKey == "" || st.ident.state == idStored {
+	if !ok || st.ident.deadKey == "" {
 		return nil
 	}
-	life := max(sto.opts.IdleTimeout, sto.opts.RememberFor)
-	if err := t.DeleteFor(st.ident.deadKey, life); err != nil && !isMiss(err) {
-		_ = t.DeleteFor(newKey, sto.opts.IdleTimeout) // undo: the login fails
-		return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
+	err := t.DeleteFor(st.ident.deadKey, max(sto.opts.IdleTimeout, sto.opts.RememberFor))
+	if err != nil && !isMiss(err) {
+		return err
 	}
 	st.ident.deadKey = ""
 	return nil

@@ -141,3 +141,27 @@ func TestClusterLoginOverAMissingSessionBuriesItsKey(t *testing.T) {
 		t.Fatalf("the old cookie's key is buried on %d servers, want its two home servers at least", buried)
 	}
 }
+
+// TestClusterLogoutOfAMissingSessionBuriesItsKey: a logout whose cookie
+// names a session that could not be read answers "logged out" only once
+// that key is buried, so a copy out of reach cannot return.
+func TestClusterLogoutOfAMissingSessionBuriesItsKey(t *testing.T) {
+	cs := newClusterSessions(t, 2)
+	cookie := cs.login(t, "bob")
+	key := cs.m.key(cookie[:idLen])
+	for _, p := range cs.procs {
+		_ = memcache.New(p.addr).Delete(key)
+	}
+	if rec := cs.request("/logout", cookie); rec.Code != http.StatusOK {
+		t.Fatalf("logout of the missing session: %d %q", rec.Code, rec.Body.String())
+	}
+	buried := 0
+	for _, p := range cs.procs {
+		if item, err := memcache.New(p.addr).Get(key); err == nil && item.Flags == memcluster.TombstoneFlags {
+			buried++
+		}
+	}
+	if buried < 2 {
+		t.Fatalf("the old cookie's key is buried on %d servers, want its two home servers at least", buried)
+	}
+}

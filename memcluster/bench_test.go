@@ -38,7 +38,7 @@ func BenchmarkGetWarmUp(b *testing.B) {
 				b.Fatal(err)
 			}
 			if tc.warm >= 0 {
-				c.rejoined(c.servers[c.sel.rank(key, nil)[tc.warm]])
+				c.rejoined(c.servers[c.sel.rank(key, nil)[tc.warm]], false)
 			}
 			if _, err := c.Get(key); err != nil { // warm the connection pools
 				b.Fatal(err)

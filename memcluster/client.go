@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -304,7 +305,7 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 			break
 		}
 		item, err := s.mc.Get(key)
-		if o.unreachable(s, err) {
+		if o.unreachable(s, err) || s.syncing.Load() { // a probe that began its resync
 			continue
 		}
 		switch {
@@ -329,10 +330,38 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 	if len(missed) == 0 {
 		return nil, o.noServer()
 	}
+	if item, answered, err := c.askSyncing(&o, missed); answered {
+		return item, err
+	}
 	if len(missed) > 1 {
 		return c.recheck(&o, missed[0])
 	}
 	return nil, memcache.ErrCacheMiss
+}
+
+// askSyncing is Get's last resort after every other server of the read set
+// missed: a syncing home server's copy (see resync.go), which nobody else
+// holds, so nothing newer was written while it was away. Such a copy is
+// repaired onto the first server that missed, which decides the key's
+// writes until the resync ends. answered is false when no syncing server
+// had the key.
+func (c *Client) askSyncing(o *op, missed []*server) (_ *memcache.Item, answered bool, _ error) {
+	for _, idx := range o.order[:c.replicas] {
+		s := c.servers[idx]
+		if !s.syncing.Load() || s.downUntil.Load() != 0 {
+			continue
+		}
+		item, err := s.mc.Get(o.key)
+		switch {
+		case o.unreachable(s, err) || err != nil:
+			continue
+		case isTombstone(item):
+			return nil, true, memcache.ErrCacheMiss
+		}
+		got, err := c.repair(o, missed[0], s, item, false)
+		return got, true, err
+	}
+	return nil, false, nil
 }
 
 // recheck asks first, the first server that missed, once more after the
@@ -392,6 +421,11 @@ func (c *Client) write(item *memcache.Item, store func(*server, *memcache.Item) 
 		if o.unreachable(s, err) {
 			continue
 		}
+		if s.syncing.Load() {
+			// The write probed s, which rejoined and began its resync: s
+			// took a copy, and the next server decides.
+			continue
+		}
 		if err != nil {
 			if dropOnError {
 				c.dropCopies(&o)
@@ -428,15 +462,24 @@ func (c *Client) dropCopies(o *op) {
 // number of times. The copy that lands last is then the primary's latest,
 // whichever write's replication finishes last.
 func (c *Client) replicate(o *op, primary *server, item *memcache.Item) {
-	if c.replicas < 2 {
-		return
-	}
 	var buf [rankStack]*server
 	followers := buf[:0]
 	for len(followers) < c.replicas-1 {
 		s := o.next()
 		if s == nil {
 			break
+		}
+		if err := s.put(item); !o.unreachable(s, err) {
+			followers = append(followers, s)
+		}
+	}
+	// Every reachable home server gets the write: one that is syncing
+	// serves again when its resync ends (maybe while this write is on its
+	// way), and must not lack what was written meanwhile.
+	for _, idx := range o.order[:c.replicas] {
+		s := c.servers[idx]
+		if s == primary || s.downUntil.Load() != 0 || slices.Contains(followers, s) {
+			continue
 		}
 		if err := s.put(item); !o.unreachable(s, err) {
 			followers = append(followers, s)

@@ -49,14 +49,16 @@ func (c *Client) DeleteFor(key string, life time.Duration) error {
 		home = append(home, s)
 	}
 	o.pos = c.replicas
-	tomb := newTombstone(key, c.now(), life)
+	// First ask every server what it holds, so that one out of reach
+	// fails the delete before anything is written; then bury them, the
+	// primary last: a delete that still fails midway leaves the copy
+	// reads go to as it was.
 	hit := false
-	// Followers first, the primary last: a delete that fails midway leaves
-	// the primary's copy, which reads go to, as it was.
-	for i := len(home) - 1; i >= 0; i-- {
-		s := home[i]
-		held, err := s.bury(tomb)
+	targets := home
+	for i, s := range home {
+		held, err := s.holds(key)
 		if o.unreachable(s, err) {
+			o.releaseAll(home[i+1:])
 			return fmt.Errorf("%w: %w: %w", ErrUnconfirmed, memcache.ErrNoServers, o.lastErr)
 		}
 		if err != nil {
@@ -66,12 +68,12 @@ func (c *Client) DeleteFor(key string, life time.Duration) error {
 	}
 	// The handoff: the next reachable server, which holds the key's copy
 	// when one of its home servers was away.
-	for answered := len(home); answered < c.readWidth; {
+	for len(targets) < c.readWidth {
 		s := o.next()
 		if s == nil {
 			break
 		}
-		held, err := s.bury(tomb)
+		held, err := s.holds(key)
 		if o.unreachable(s, err) {
 			continue
 		}
@@ -79,7 +81,18 @@ func (c *Client) DeleteFor(key string, life time.Duration) error {
 			return s.answer(err, key)
 		}
 		hit = hit || held
-		answered++
+		targets = append(targets, s)
+	}
+	tomb := newTombstone(key, c.now(), life)
+	for i := len(targets) - 1; i >= 0; i-- {
+		s := targets[i]
+		err := s.mc.Set(tomb)
+		switch {
+		case o.unreachable(s, err) && i < len(home):
+			return fmt.Errorf("%w: %w: %w", ErrUnconfirmed, memcache.ErrNoServers, o.lastErr)
+		case err != nil && !isUnreachable(err):
+			return s.answer(err, key)
+		}
 	}
 	if !hit {
 		return memcache.ErrCacheMiss
@@ -94,17 +107,16 @@ func (o *op) releaseAll(servers []*server) {
 	}
 }
 
-// bury writes tomb over whatever s holds for its key and reports whether s
-// held a live item before. A plain Set: a tombstone always wins.
-func (s *server) bury(tomb *memcache.Item) (held bool, err error) {
-	cur, err := s.mc.Get(tomb.Key)
+// holds reports whether s holds a live item (not a tombstone) for key.
+func (s *server) holds(key string) (bool, error) {
+	cur, err := s.mc.Get(key)
 	switch {
 	case err == nil:
-		held = !isTombstone(cur)
-	case !errors.Is(err, memcache.ErrCacheMiss):
-		return false, err
+		return !isTombstone(cur), nil
+	case errors.Is(err, memcache.ErrCacheMiss):
+		return false, nil
 	}
-	return held, s.mc.Set(tomb)
+	return false, err
 }
 
 // spreadTombstone copies tomb, which a read found after the servers in

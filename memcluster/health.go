@@ -31,12 +31,15 @@ func (c *Client) begin(key string, buf []int) op {
 	return op{c: c, key: key, order: c.sel.rank(key, buf), now: c.now().UnixNano()}
 }
 
-// next returns the next server of the order that is not in backoff, or nil
-// when there is none left.
+// next returns the next server of the order that is neither in backoff nor
+// syncing, or nil when there is none left.
 func (o *op) next() *server {
 	for o.pos < len(o.order) {
 		s := o.c.servers[o.order[o.pos]]
 		o.pos++
+		if s.syncing.Load() {
+			continue
+		}
 		switch s.available(o.now, o.c.backoff) {
 		case admitProbe:
 			o.probes[s.index/64] |= 1 << (s.index % 64)
@@ -73,8 +76,14 @@ func (o *op) probing(s *server) bool {
 // outage logs one "down" and one "rejoined".
 func (o *op) unreachable(s *server, err error) bool {
 	if !isUnreachable(err) {
-		if o.probing(s) && s.markUp() {
-			o.c.rejoined(s)
+		if o.probing(s) {
+			// Syncing before it is up: no read may use its old copies.
+			syncing := o.c.beginSync(s)
+			if s.markUp() {
+				o.c.rejoined(s, syncing)
+			} else if syncing {
+				s.syncing.Store(false)
+			}
 		}
 		return false
 	}

@@ -2,6 +2,7 @@ package memcluster
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -13,70 +14,85 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 )
 
-// Resync (see Client): when a server rejoins, a background task lists the
-// keys of every other server with memcached's `lru_crawler metadump all`
-// and copies to the rejoined server the items whose home set it belongs
-// to, so that keys nobody reads during the warm-up window are not left on
-// a single server. Live items are copied with Add and their own absolute
-// expiration (the dump gives it), so a newer write is never replaced;
-// tombstones with Set, so a key deleted while the server was away stays
-// deleted when the server came back with its old data.
+// Resync (see Client): when a server rejoins it may have restarted empty,
+// or it may have been cut off with its data and now hold old copies. Until
+// a background resync is done, the server is syncing: reads ask it only
+// after every other server missed, it is nobody's primary, and writes are
+// copied to it as to a follower. The resync lists the keys of every other
+// server with memcached's `lru_crawler metadump all` and, for each key
+// whose home set the rejoined server belongs to, copies the item from the
+// server that held the key's authority while it was away (the first other
+// server of its order): live items with Add where it lacks them, over its
+// own older copy with CompareAndSwap (never over a newer write or a
+// tombstone), with their own absolute expiration (the dump gives it);
+// tombstones with Set. Then it serves again, and a second pass deletes the
+// handoff copies it took over, as read repair does.
 
-// DefaultResyncRate is how many keys per second a resync copies when
+// DefaultResyncRate is how many keys per second a resync lists when
 // Options.ResyncRate is zero.
 const DefaultResyncRate = 5000
 
-// resyncBatch is how many keys a resync copies between two pauses.
+// resyncBatch is how many keys a resync handles between two pauses.
 const resyncBatch = 100
 
-// startResync starts the resync of s, unless one is running or the Client
-// is closed.
-func (c *Client) startResync(s *server) {
+// beginSync marks s, which a probe just found up, as syncing and reports
+// whether it did: not when resync is off, the Client is closed, or a
+// resync of s is already running.
+func (c *Client) beginSync(s *server) bool {
 	select {
 	case <-c.closed:
-		return
+		return false
 	default:
 	}
-	if c.resyncRate < 0 || !s.resyncing.CompareAndSwap(false, true) {
-		return
-	}
+	return c.resyncRate >= 0 && s.syncing.CompareAndSwap(false, true)
+}
+
+// startResync runs the resync of s, which beginSync marked, in the
+// background; s serves again when its first pass ends, or fails.
+func (c *Client) startResync(s *server) {
 	c.resyncs.Add(1)
 	go func() {
 		defer c.resyncs.Done()
-		defer s.resyncing.Store(false)
 		start := c.now()
-		copied, err := c.resync(s)
+		copied, err := c.resync(s, c.copyOnto)
+		s.syncing.Store(false)
 		if err != nil {
-			c.logger.Warn("memcluster: resync stopped; the keys the server lacks heal as they are read",
+			c.logger.Warn("memcluster: resync stopped; the server serves its copies as they are, and what it lacks heals as it is read",
 				"server", s.name, "copied", copied, "error", err)
 			return
 		}
-		c.logger.Info("memcluster: resync done", "server", s.name, "copied", copied,
-			"took", c.now().Sub(start).Round(time.Millisecond))
+		took := c.now().Sub(start).Round(time.Millisecond)
+		cleaned, err := c.resync(s, c.dropHandoff)
+		if err != nil {
+			c.logger.Warn("memcluster: resync could not clean up handoff copies", "server", s.name, "error", err)
+		}
+		c.logger.Info("memcluster: resync done", "server", s.name, "copied", copied, "took", took, "handoffs_dropped", cleaned)
 	}()
 }
 
 // errClosed stops a resync when the Client is closed.
 var errClosed = errors.New("memcluster: client closed")
 
-// resync copies to s what its peers hold for s, returning how many items
-// s stored.
-func (c *Client) resync(s *server) (int, error) {
-	copied := 0
+// resyncStep handles one listed key of peer for the resync of s and
+// reports whether it changed something; home is the key's home set and
+// order its rendezvous order.
+type resyncStep func(s, peer *server, key string, exp int64, home, order []int) bool
+
+// resync runs step on every key the other servers list whose home set s
+// belongs to, at c.resyncRate keys per second, and returns how many steps
+// changed something.
+func (c *Client) resync(s *server, step resyncStep) (int, error) {
+	changed, seen := 0, 0
 	var buf [rankStack]int
 	pause := time.Duration(int64(time.Second) * resyncBatch / int64(c.resyncRate))
-	seen := 0
 	for _, peer := range c.servers {
 		if peer == s || peer.downUntil.Load() != 0 {
 			continue
 		}
 		err := c.dumpKeys(peer, func(key string, exp int64) error {
-			home := c.sel.rank(key, buf[:0])[:c.replicas]
-			if !homeOf(home, s.index) {
-				return nil
-			}
-			if c.copyForResync(peer, s, key, exp, !homeOf(home, peer.index)) {
-				copied++
+			order := c.sel.rank(key, buf[:0])
+			if home := order[:c.replicas]; homeOf(home, s.index) && step(s, peer, key, exp, home, order) {
+				changed++
 			}
 			if seen++; seen%resyncBatch == 0 {
 				select {
@@ -88,10 +104,10 @@ func (c *Client) resync(s *server) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return copied, err
+			return changed, err
 		}
 	}
-	return copied, nil
+	return changed, nil
 }
 
 // homeOf reports whether server index idx is among home.
@@ -104,12 +120,32 @@ func homeOf(home []int, idx int) bool {
 	return false
 }
 
-// copyForResync copies key from peer to s and reports whether s stored it:
-// a tombstone with Set, a live item with Add and exp (an absolute Unix
-// time from the dump; 0 never expires). A handoff copy (peer is not in the
-// key's home set) that s took is then deleted if it is unchanged, as read
-// repair does: kept, it would go stale and be served if s were lost again.
-func (c *Client) copyForResync(peer, s *server, key string, exp int64, handoff bool) bool {
+// authority returns the first server of order other than s that is up:
+// the one that decided the key's writes while s was away.
+func (c *Client) authority(s *server, order []int) *server {
+	for _, idx := range order {
+		if p := c.servers[idx]; p != s && p.downUntil.Load() == 0 && !p.syncing.Load() {
+			return p
+		}
+	}
+	return nil
+}
+
+// copyOnto is the first pass: it copies key, which peer listed, from the
+// key's authority to s (see the top of this file) and reports whether s
+// stored it. exp is an absolute Unix time from the dump (-1: none). A
+// metadump is no snapshot (an item that moves between memcached's LRU
+// queues while it runs can be left out), so a key another peer lists is
+// copied from the authority all the same: it is missed only when every
+// peer's dump missed it.
+func (c *Client) copyOnto(s, _ *server, key string, exp int64, _, order []int) bool {
+	peer := c.authority(s, order)
+	if peer == nil {
+		return false
+	}
+	// s first: a write copied to s after this read changes its CAS id, so
+	// the copy below cannot replace it with the older value read next.
+	cur, curErr := s.mc.Get(key)
 	item, err := peer.mc.Get(key)
 	if err != nil {
 		return false
@@ -125,14 +161,35 @@ func (c *Client) copyForResync(peer, s *server, key string, exp int64, handoff b
 		return false
 	}
 	cp := &memcache.Item{Key: key, Value: item.Value, Flags: item.Flags, Expiration: int32(min(exp, 1<<31-1))}
-	if s.mc.Add(cp) != nil {
+	switch err := curErr; {
+	case errors.Is(err, memcache.ErrCacheMiss):
+		return s.mc.Add(cp) == nil
+	case err != nil || isTombstone(cur) || (cur.Flags == cp.Flags && bytes.Equal(cur.Value, cp.Value)):
 		return false
 	}
-	if handoff {
-		gone := &memcache.Item{Key: key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID}
-		_ = peer.mc.CompareAndSwap(gone)
+	cp.CasID = cur.CasID
+	return s.mc.CompareAndSwap(cp) == nil
+}
+
+// dropHandoff is the second pass: a handoff copy (peer is outside the
+// key's home set) of a key that s now holds is deleted from peer if it is
+// unchanged since read, as read repair does: kept, it would go stale and be served if
+// s were lost again.
+func (c *Client) dropHandoff(s, peer *server, key string, _ int64, home, _ []int) bool {
+	if homeOf(home, peer.index) {
+		return false
 	}
-	return true
+	theirs, err := peer.mc.Get(key)
+	if err != nil || isTombstone(theirs) {
+		return false
+	}
+	// s serves the key again and took every write since its first pass:
+	// whatever it holds is at least as new as the handoff copy.
+	if held, err := s.holds(key); err != nil || !held {
+		return false
+	}
+	gone := &memcache.Item{Key: key, Value: theirs.Value, Flags: theirs.Flags, Expiration: -1, CasID: theirs.CasID}
+	return peer.mc.CompareAndSwap(gone) == nil
 }
 
 // dumpKeys lists the keys server p holds, with their absolute expiration

@@ -1,6 +1,7 @@
 package memcluster
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
@@ -78,6 +79,43 @@ func TestResyncHealsIdleKeys(t *testing.T) {
 	for _, k := range deleted {
 		if item, err := c.Get(k); err == nil {
 			t.Fatalf("a deleted key came back after the rolling restart: %q", item.Value)
+		}
+	}
+}
+
+// TestResyncReplacesWhatAServerCutOffMissed: a server cut off with its
+// data (marked down, as a partition does, but never restarted) misses
+// writes and deletes. When it rejoins, no read serves its old copies, and
+// its resync replaces them with the newer values and the tombstones.
+func TestResyncReplacesWhatAServerCutOffMissed(t *testing.T) {
+	_, addrs := startServers(t, 3)
+	logs := &syncBuffer{}
+	c := newTestClient(t, addrs, Options{Replicas: 2, Timeout: time.Second, MaxIdleConns: 8,
+		DownBackoff: time.Hour, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	keys := testKeys(300)
+	setAll(t, c, keys, "old")
+
+	cut := c.servers[0]
+	cut.markDown(time.Now().UnixNano(), c.backoff) // unreachable for a while, data kept
+	setAll(t, c, keys, "new")
+	deleted := keys[:30]
+	for _, k := range deleted {
+		checkErr(t, "delete", k, c.Delete(k), ErrUnconfirmed)
+	}
+	cut.downUntil.Store(time.Now().UnixNano()) // the backoff is over: the next operation probes it
+	for i, k := range keys[len(deleted):] {
+		mustGet(t, c, k, "new"+strconv.Itoa(i+len(deleted)))
+	}
+	waitFor(t, "the resync", func() bool { return logs.count("resync done") > 0 })
+	for i, k := range keys[len(deleted):] {
+		mustGet(t, c, k, "new"+strconv.Itoa(i+len(deleted)))
+		if o := c.owners(k); (o[0] == cut.name || o[1] == cut.name) && !heldBy(t, cut.name, k, "new"+strconv.Itoa(i+len(deleted))) {
+			var held []string
+			for _, a := range o {
+				it, err := direct(a).Get(k)
+				held = append(held, a+"="+itemValue(it)+fmt.Sprint(err))
+			}
+			t.Fatalf("key %d: the rejoined server %s still holds its old copy: %v\n%s", i+len(deleted), cut.name, held, logs.String())
 		}
 	}
 }

@@ -19,8 +19,11 @@ type server struct {
 	addr  net.Addr
 	mc    *memcache.Client
 
-	// resyncing is set while a resync copies keys to the server.
-	resyncing atomic.Bool
+	// syncing is set from the server's rejoin until its resync has copied
+	// its peers' newer items (resync.go): until then its own copies may
+	// be old (it may have been cut off with its data), so reads ask it
+	// last and it is nobody's primary, while writes are copied to it.
+	syncing atomic.Bool
 
 	// downUntil is the Unix time in nanoseconds until which the server is
 	// skipped; 0 while it is up.

@@ -8,14 +8,16 @@ import (
 // healed by the reads of the next RepairTTL.
 
 // rejoined puts s, which a probe found up again, in its warm-up window,
-// logs the rejoin and starts its resync (resync.go).
-func (c *Client) rejoined(s *server) {
+// logs the rejoin and, when syncing (see beginSync), starts its resync.
+func (c *Client) rejoined(s *server, syncing bool) {
 	end := c.now().UnixNano() + int64(c.repairTTL)
 	s.warmUntil.Store(end)
 	for cur := c.warmUntil.Load(); cur < end && !c.warmUntil.CompareAndSwap(cur, end); cur = c.warmUntil.Load() {
 	}
 	c.logger.Info("memcluster: memcached server rejoined", "server", s.name, "warm_up", c.repairTTL)
-	c.startResync(s)
+	if syncing {
+		c.startResync(s)
+	}
 }
 
 // warming reports whether an operation that started at now (Unix
@@ -51,11 +53,18 @@ func (c *Client) heal(o *op, missed []*server, holder *server, item *memcache.It
 	// probing those in backoff.
 	for n := len(missed) + 1; n < c.replicas && o.pos < len(o.order); o.pos++ {
 		s := c.servers[o.order[o.pos]]
-		if s.downUntil.Load() != 0 {
+		if s.downUntil.Load() != 0 || s.syncing.Load() {
 			continue
 		}
 		n++
 		if o.now < s.warmUntil.Load() {
+			c.addCopy(o, s, item)
+		}
+	}
+	// A syncing home server lacks what it missed until its resync reaches
+	// it: the read copies it now (Add: never over its own copy).
+	for _, idx := range o.order[:c.replicas] {
+		if s := c.servers[idx]; s != holder && s.syncing.Load() && s.downUntil.Load() == 0 {
 			c.addCopy(o, s, item)
 		}
 	}

@@ -344,7 +344,7 @@ func TestWarmUpWindow(t *testing.T) {
 		t.Fatal("outside any window a read that hits the primary must not touch the follower")
 	}
 
-	c.rejoined(c.servers[rank[1]])
+	c.rejoined(c.servers[rank[1]], false)
 	clock.Add(int64(55 * time.Second))
 	mustGet(t, c, key, "v")
 	ttl, ok, err := memcachedtest.TTL(follower, key)
@@ -395,7 +395,7 @@ func TestWarmUpCopyDoesNotUndoADelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	follower := c.servers[rank[1]]
-	c.rejoined(follower)
+	c.rejoined(follower, false)
 	var once sync.Once
 	var d net.Dialer
 	follower.mc.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
