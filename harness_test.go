@@ -40,6 +40,11 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	stopNutcracker, ok := startNutcrackerBackend()
+	if !ok {
+		return 1
+	}
+	defer stopNutcracker()
 	if addr := os.Getenv("MEMCACHED_ADDR"); addr != "" {
 		sharedMemcachedAddr = addr
 		return m.Run()
@@ -100,8 +105,9 @@ type backend struct {
 	client func(t testing.TB) Client
 }
 
-// backends returns the real memcached and the memory client, so every
-// behaviour is checked on both.
+// backends returns the real memcached, the memory client and memcached
+// behind nutcracker (twemproxy), so every behaviour is checked on all
+// three.
 func backends() []backend {
 	return []backend{
 		{"memcached", func(t testing.TB) Client {
@@ -110,6 +116,9 @@ func backends() []backend {
 			return c
 		}},
 		{"memory", func(testing.TB) Client { return NewMemoryClient() }},
+		{"nutcracker", func(t testing.TB) Client {
+			return nutcrackerClient(requireNutcracker(t), memcachedtest.DefaultNutcrackerTimeout)
+		}},
 	}
 }
 

@@ -7,13 +7,15 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/ginsession/ginsession/internal/clientcontract"
+	"github.com/ginsession/ginsession/internal/memcachedtest"
 )
 
 // TestContract runs the Client contract (internal/clientcontract) against a
-// real memcached process and against the memory client, with the real clock
-// and with a fake clock where expiry would otherwise need waiting. A case
-// that passes on memcached and fails on the memory client is a bug in
-// memory.go. (memcluster runs the same table against a cluster.)
+// real memcached process, against memcached behind nutcracker (twemproxy)
+// and against the memory client, with the real clock and with a fake clock
+// where expiry would otherwise need waiting. A case that passes on
+// memcached and fails on the memory client is a bug in memory.go.
+// (memcluster runs the same table against a cluster.)
 func TestContract(t *testing.T) {
 	t.Run("memcached", func(t *testing.T) {
 		t.Parallel()
@@ -22,6 +24,20 @@ func TestContract(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
 		clientcontract.Run(t, func(*testing.T) clientcontract.Client { return NewMemoryClient() })
+	})
+	t.Run("nutcracker", func(t *testing.T) {
+		t.Parallel()
+		clientcontract.Run(t, func(t *testing.T) clientcontract.Client {
+			return nutcrackerClient(requireNutcracker(t), memcachedtest.DefaultNutcrackerTimeout)
+		},
+			// twemproxy's request parser takes only digits for the
+			// expiration of set, add and cas (memcache_parse_req in
+			// src/proto/nc_memcache.c; touch's argument may start with
+			// "-"): a Set with Expiration -1 is a parse error, and it closes
+			// the client's connection (the client sees EOF). ginsession
+			// never sends one: Options.expiration reports a session whose
+			// time is over instead of a negative expiration.
+			clientcontract.Skip("NegativeExpiration", "twemproxy rejects a negative expiration in set/add/cas (closes the connection); ginsession never sends one"))
 	})
 	t.Run("memory-fakeclock", func(t *testing.T) {
 		t.Parallel()

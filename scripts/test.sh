@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, tidy go.mod/go.sum in all three
 # modules, go vet, staticcheck, the race-enabled tests of the library and the
-# example (real memcached, real headless Chromium) and a short run of every
-# fuzz target.
+# example (real memcached, also behind nutcracker; real headless Chromium)
+# and a short run of every fuzz target.
 #
-# Needs Go, memcached and chromium. As root with apt-get, missing packages
-# are installed; otherwise it says what to install and stops.
+# Needs Go, memcached, nutcracker (twemproxy) and chromium. As root with
+# apt-get, missing packages are installed; otherwise it says what to install
+# and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian installs nutcracker in /usr/sbin, which an ordinary user's PATH
+# lacks.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin"
 
 FUZZTIME="${FUZZTIME:-10s}"
 STATICCHECK="honnef.co/go/tools/cmd/staticcheck@v0.8.2"
@@ -23,6 +27,7 @@ need() { # need COMMAND DEBIAN-PACKAGE
 	exit 1
 }
 need memcached memcached
+need nutcracker nutcracker
 need chromium chromium
 
 modules=(. _example _bench)

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,17 +34,18 @@ type Client interface {
 
 // Run runs every case of the contract as a parallel subtest of t, each
 // against a fresh client from newClient, on real time: the expiry case
-// polls with a deadline.
-func Run(t *testing.T, newClient func(t *testing.T) Client) {
+// polls with a deadline. opts (Skip) leave out cases a client is known to
+// fail.
+func Run(t *testing.T, newClient func(t *testing.T) Client, opts ...Option) {
 	run(t, func(t *testing.T) *env {
 		return &env{c: newClient(t), now: time.Now}
-	})
+	}, opts)
 }
 
 // RunFakeClock is Run for clients that read the time from a function (an
 // in-process client): newClient gets a fake clock that the expiry cases
 // advance instead of waiting.
-func RunFakeClock(t *testing.T, newClient func(t *testing.T, now func() time.Time) Client) {
+func RunFakeClock(t *testing.T, newClient func(t *testing.T, now func() time.Time) Client, opts ...Option) {
 	run(t, func(t *testing.T) *env {
 		var clock atomic.Int64
 		clock.Store(time.Unix(1_900_000_000, 0).UnixNano())
@@ -53,14 +55,35 @@ func RunFakeClock(t *testing.T, newClient func(t *testing.T, now func() time.Tim
 			now:     now,
 			advance: func(d time.Duration) { clock.Add(int64(d)) },
 		}
-	})
+	}, opts)
 }
 
-// run runs the table, each case in a fresh environment from newEnv.
-func run(t *testing.T, newEnv func(t *testing.T) *env) {
+// An Option changes which cases Run runs.
+type Option func(skips map[string]string)
+
+// Skip leaves out the named case, with reason in the test log, for a client
+// that is known to differ from memcached there (a proxy that rejects a
+// request memcached accepts). Use it only where the session store never
+// depends on the difference, and say why in reason: the case still runs
+// against every other client. A name that is not in the table fails the
+// run, so a renamed case is never skipped by accident.
+func Skip(name, reason string) Option {
+	return func(skips map[string]string) { skips[name] = reason }
+}
+
+// run runs the table, each case in a fresh environment from newEnv, except
+// the cases opts skip.
+func run(t *testing.T, newEnv func(t *testing.T) *env, opts []Option) {
 	t.Helper()
+	skips, err := skipsOf(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range cases() {
 		t.Run(tc.name, func(t *testing.T) {
+			if reason, ok := skips[tc.name]; ok {
+				t.Skip("skipped for this client: " + reason)
+			}
 			t.Parallel()
 			e := newEnv(t)
 			e.prefix = uniquePrefix()
@@ -69,6 +92,22 @@ func run(t *testing.T, newEnv func(t *testing.T) *env) {
 			}
 		})
 	}
+}
+
+// skipsOf returns the reason of each case opts skip, by name, or an error
+// naming a skipped case the table does not have.
+func skipsOf(opts []Option) (map[string]string, error) {
+	skips := map[string]string{}
+	for _, o := range opts {
+		o(skips)
+	}
+	all := cases()
+	for name := range skips {
+		if !slices.ContainsFunc(all, func(tc testCase) bool { return tc.name == name }) {
+			return nil, fmt.Errorf("clientcontract: Skip(%q): no such case", name)
+		}
+	}
+	return skips, nil
 }
 
 // cases returns the whole table.

@@ -1,7 +1,8 @@
 // Package memcachedtest starts private memcached processes for tests: on a
 // free loopback port, as nobody when the tests run as root, and killed with
 // the test binary even when it crashes. Tests use it to run against a real
-// server and to stop and restart one mid-test.
+// server and to stop, restart, pause and resume one mid-test, and to put a
+// nutcracker (twemproxy) in front of several.
 package memcachedtest
 
 import (
@@ -130,6 +131,32 @@ func (s *Server) Restart(tb testing.TB) {
 		tb.Fatalf("memcachedtest: restart: %v", err)
 	}
 	s.cmd = n.cmd
+}
+
+// Pause freezes the process (SIGSTOP) and returns once it has stopped: it
+// keeps its connections and its data but answers nothing, as a hung host
+// does, until Resume. Stop kills a paused process too.
+func (s *Server) Pause(tb testing.TB) {
+	tb.Helper()
+	s.signal(tb, "pause", pause)
+}
+
+// Resume lets a paused process carry on (SIGCONT), with the data it held.
+func (s *Server) Resume(tb testing.TB) {
+	tb.Helper()
+	s.signal(tb, "resume", resume)
+}
+
+// signal applies send to the running process, failing the test when it
+// cannot.
+func (s *Server) signal(tb testing.TB, what string, send func(*os.Process) error) {
+	tb.Helper()
+	if s.cmd.Process == nil || s.cmd.ProcessState != nil {
+		tb.Fatalf("memcachedtest: %s: the server on %s is not running", what, s.Addr)
+	}
+	if err := send(s.cmd.Process); err != nil {
+		tb.Fatalf("memcachedtest: %s the server on %s: %v", what, s.Addr, err)
+	}
 }
 
 // FreeAddr returns a loopback address with a port nobody listens on.

@@ -15,3 +15,9 @@ func procAttr() (*syscall.SysProcAttr, []string) {
 	}
 	return nil, nil
 }
+
+// proxyAttr returns no process attributes outside Linux: nutcracker runs
+// as the caller, without a parent-death signal.
+func proxyAttr() (attr *syscall.SysProcAttr, uid, gid int) {
+	return nil, -1, -1
+}
