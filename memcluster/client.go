@@ -305,7 +305,7 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 			break
 		}
 		item, err := s.mc.Get(key)
-		if o.unreachable(s, err) || s.syncing.Load() { // a probe that began its resync
+		if o.unreachable(s, err) || s.syncing() { // a probe that began its resync
 			continue
 		}
 		switch {
@@ -348,7 +348,7 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 func (c *Client) askSyncing(o *op, missed []*server) (_ *memcache.Item, answered bool, _ error) {
 	for _, idx := range o.order[:c.replicas] {
 		s := c.servers[idx]
-		if !s.syncing.Load() || s.downUntil.Load() != 0 {
+		if !s.syncing() || s.downUntil.Load() != 0 {
 			continue
 		}
 		item, err := s.mc.Get(o.key)
@@ -421,7 +421,7 @@ func (c *Client) write(item *memcache.Item, store func(*server, *memcache.Item) 
 		if o.unreachable(s, err) {
 			continue
 		}
-		if s.syncing.Load() {
+		if s.syncing() {
 			// The write probed s, which rejoined and began its resync: s
 			// took a copy, and the next server decides.
 			continue
@@ -432,7 +432,12 @@ func (c *Client) write(item *memcache.Item, store func(*server, *memcache.Item) 
 			}
 			return s.answer(err, item.Key)
 		}
-		c.replicate(&o, s, item)
+		if err := c.replicate(&o, s, item); err != nil {
+			return err
+		}
+		if s.phase.Load() == phaseDraining {
+			c.dropHandoffCopy(&o)
+		}
 		return nil
 	}
 	return o.noServer()
@@ -454,22 +459,37 @@ func (c *Client) dropCopies(o *op) {
 	}
 }
 
+// replicateRounds bounds how often replicate re-reads the primary.
+const replicateRounds = 5
+
 // replicate copies item, which primary accepted, to the next R-1
-// reachable servers of o, best-effort, never over a tombstone (see
-// server.put). Copies of two racing writes can reach a follower in either
-// order, so it then reads the primary again: while the primary holds
-// another value (a newer write), that value is copied too, a bounded
-// number of times. The copy that lands last is then the primary's latest,
-// whichever write's replication finishes last.
-func (c *Client) replicate(o *op, primary *server, item *memcache.Item) {
+// reachable servers of o and to every other reachable home server,
+// best-effort, never over a tombstone (see server.put). Copies of racing
+// writes can reach a follower in either order, so it then reads the
+// primary again and copies what it holds until every follower holds the
+// primary's value and that value stayed the same across a round (bounded
+// by replicateRounds): the copy that lands last is the primary's latest,
+// whichever write's replication finishes last. When the primary is lost
+// before that, the write is confirmed on the followers themselves, or
+// fails with ErrUnconfirmed.
+func (c *Client) replicate(o *op, primary *server, item *memcache.Item) error {
 	var buf [rankStack]*server
 	followers := buf[:0]
+	pending := false // a follower may not hold item
+	copyTo := func(s *server) bool {
+		applied, err := s.put(item)
+		if o.unreachable(s, err) {
+			return false
+		}
+		pending = pending || !applied
+		return true
+	}
 	for len(followers) < c.replicas-1 {
 		s := o.next()
 		if s == nil {
 			break
 		}
-		if err := s.put(item); !o.unreachable(s, err) {
+		if copyTo(s) {
 			followers = append(followers, s)
 		}
 	}
@@ -481,21 +501,49 @@ func (c *Client) replicate(o *op, primary *server, item *memcache.Item) {
 		if s == primary || s.downUntil.Load() != 0 || slices.Contains(followers, s) {
 			continue
 		}
-		if err := s.put(item); !o.unreachable(s, err) {
+		if copyTo(s) {
 			followers = append(followers, s)
 		}
 	}
-	for range putAttempts {
+	if len(followers) == 0 {
+		return nil
+	}
+	for range replicateRounds {
 		latest, err := primary.mc.Get(item.Key)
-		if o.unreachable(primary, err) || err != nil || isTombstone(latest) ||
-			(latest.Flags == item.Flags && bytes.Equal(latest.Value, item.Value)) {
-			return
+		if o.unreachable(primary, err) {
+			return c.confirm(o, followers, item)
 		}
-		item = &memcache.Item{Key: item.Key, Value: latest.Value, Flags: latest.Flags, Expiration: item.Expiration}
+		if err != nil || isTombstone(latest) {
+			return nil
+		}
+		same := latest.Flags == item.Flags && bytes.Equal(latest.Value, item.Value)
+		if same && !pending {
+			return nil
+		}
+		if !same {
+			item = &memcache.Item{Key: item.Key, Value: latest.Value, Flags: latest.Flags, Expiration: item.Expiration}
+		}
+		pending = false
 		for _, s := range followers {
-			_ = o.unreachable(s, s.put(item))
+			copyTo(s)
 		}
 	}
+	return nil
+}
+
+// confirm checks, after the primary became unreachable during a write's
+// replication, that every follower holds item: one that does not (a copy of
+// a racing older write landed last) would serve the older value once it
+// decides, so the write must not be reported as done.
+func (c *Client) confirm(o *op, followers []*server, item *memcache.Item) error {
+	for _, s := range followers {
+		cur, err := s.mc.Get(item.Key)
+		if o.unreachable(s, err) || err != nil || isTombstone(cur) ||
+			cur.Flags != item.Flags || !bytes.Equal(cur.Value, item.Value) {
+			return fmt.Errorf("%w: the primary was lost before the write reached server %s", ErrUnconfirmed, s.name)
+		}
+	}
+	return nil
 }
 
 // Delete deletes the key for Options.TombstoneTTL: see DeleteFor.

@@ -8,12 +8,15 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 )
 
-// ErrUnconfirmed is returned (wrapped, with memcache.ErrNoServers) by
-// Delete and DeleteFor when a server of the key's home set could not be
-// reached, so the key might come
-// back when that server does (it may have been cut off with its data, not
-// restarted). The key's primary copy is then as it was: the caller should
-// treat the delete as failed and retry later.
+// ErrUnconfirmed is returned (wrapped) when an operation cannot be
+// confirmed on every server it must reach. Delete and DeleteFor return it,
+// with memcache.ErrNoServers, when a server of the key's home set could not
+// be reached, so the key might come back when that server does (it may
+// have been cut off with its data, not restarted); the key's primary copy
+// is then as it was. Add, Set and CompareAndSwap return it when the
+// primary accepted the write but was lost before a follower could be shown
+// to hold it: the write may or may not survive. The caller should treat
+// the operation as failed and retry later.
 var ErrUnconfirmed = errors.New("memcluster: delete not confirmed by every server of the key's home set")
 
 // DeleteFor deletes the key and keeps it deleted for life: it writes a

@@ -37,7 +37,7 @@ func (o *op) next() *server {
 	for o.pos < len(o.order) {
 		s := o.c.servers[o.order[o.pos]]
 		o.pos++
-		if s.syncing.Load() {
+		if s.syncing() {
 			continue
 		}
 		switch s.available(o.now, o.c.backoff) {
@@ -82,7 +82,7 @@ func (o *op) unreachable(s *server, err error) bool {
 			if s.markUp() {
 				o.c.rejoined(s, syncing)
 			} else if syncing {
-				s.syncing.Store(false)
+				s.phase.Store(phaseServing)
 			}
 		}
 		return false

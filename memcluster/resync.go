@@ -44,7 +44,7 @@ func (c *Client) beginSync(s *server) bool {
 		return false
 	default:
 	}
-	return c.resyncRate >= 0 && s.syncing.CompareAndSwap(false, true)
+	return c.resyncRate >= 0 && s.phase.CompareAndSwap(phaseServing, phaseSyncing)
 }
 
 // startResync runs the resync of s, which beginSync marked, in the
@@ -55,14 +55,16 @@ func (c *Client) startResync(s *server) {
 		defer c.resyncs.Done()
 		start := c.now()
 		copied, err := c.resync(s, c.copyOnto)
-		s.syncing.Store(false)
 		if err != nil {
+			s.phase.Store(phaseServing)
 			c.logger.Warn("memcluster: resync stopped; the server serves its copies as they are, and what it lacks heals as it is read",
 				"server", s.name, "copied", copied, "error", err)
 			return
 		}
 		took := c.now().Sub(start).Round(time.Millisecond)
+		s.phase.Store(phaseDraining)
 		cleaned, err := c.resync(s, c.dropHandoff)
+		s.phase.Store(phaseServing)
 		if err != nil {
 			c.logger.Warn("memcluster: resync could not clean up handoff copies", "server", s.name, "error", err)
 		}
@@ -124,7 +126,7 @@ func homeOf(home []int, idx int) bool {
 // the one that decided the key's writes while s was away.
 func (c *Client) authority(s *server, order []int) *server {
 	for _, idx := range order {
-		if p := c.servers[idx]; p != s && p.downUntil.Load() == 0 && !p.syncing.Load() {
+		if p := c.servers[idx]; p != s && p.downUntil.Load() == 0 && !p.syncing() {
 			return p
 		}
 	}
@@ -246,4 +248,20 @@ func parseDumpLine(line string) (key string, exp int64, ok bool) {
 		}
 	}
 	return key, exp, haveKey && haveExp
+}
+
+// dropHandoffCopy is a write's part of the drain (see phaseDraining): it
+// deletes, if unchanged since read, the live copy of o's key on the next
+// server after the ones the write went to, its handoff.
+func (c *Client) dropHandoffCopy(o *op) {
+	h := o.next()
+	if h == nil {
+		return
+	}
+	item, err := h.mc.Get(o.key)
+	if o.unreachable(h, err) || err != nil || isTombstone(item) {
+		return
+	}
+	gone := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID}
+	_ = o.unreachable(h, h.mc.CompareAndSwap(gone))
 }

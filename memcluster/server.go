@@ -1,6 +1,7 @@
 package memcluster
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -19,11 +20,9 @@ type server struct {
 	addr  net.Addr
 	mc    *memcache.Client
 
-	// syncing is set from the server's rejoin until its resync has copied
-	// its peers' newer items (resync.go): until then its own copies may
-	// be old (it may have been cut off with its data), so reads ask it
-	// last and it is nobody's primary, while writes are copied to it.
-	syncing atomic.Bool
+	// phase is where the server is in the resync after its last rejoin
+	// (a serverPhase; see resync.go).
+	phase atomic.Uint32
 
 	// downUntil is the Unix time in nanoseconds until which the server is
 	// skipped; 0 while it is up.
@@ -33,6 +32,27 @@ type server struct {
 	// of its last rejoin ends (see warmup.go); 0 if it never rejoined.
 	warmUntil atomic.Int64
 }
+
+// serverPhase is a server's place in the resync after a rejoin.
+type serverPhase = uint32
+
+const (
+	// phaseServing: in normal service.
+	phaseServing serverPhase = iota
+	// phaseSyncing: from its rejoin until its resync has copied its peers'
+	// newer items. Its own copies may be old (it may have been cut off with
+	// its data), so reads ask it last and it is nobody's primary, while
+	// writes are copied to it.
+	phaseSyncing
+	// phaseDraining: serving again while the resync deletes the handoff
+	// copies it took over. A copy left behind would be served, stale, if
+	// the server were lost again, so each write it decides also deletes
+	// its key's handoff copy.
+	phaseDraining
+)
+
+// syncing reports whether s is in phaseSyncing.
+func (s *server) syncing() bool { return s.phase.Load() == phaseSyncing }
 
 // newServer returns the server at addr, named name, at position index.
 func newServer(name string, index int, addr net.Addr, timeout time.Duration, maxIdleConns int) *server {
@@ -91,9 +111,10 @@ const putAttempts = 3
 // put copies item (a write its primary accepted) to s, a follower, unless
 // s holds a tombstone of its key: with Add where s lacks the key, else
 // with CompareAndSwap on what s holds, so that a tombstone written after
-// the read is never replaced. When other writes keep winning the race, it
-// gives up: theirs are newer copies.
-func (s *server) put(item *memcache.Item) error {
+// the read is never replaced. applied reports that s now holds item's
+// value (or a tombstone); false when other writes kept winning the race
+// for putAttempts tries.
+func (s *server) put(item *memcache.Item) (applied bool, _ error) {
 	cp := *item
 	for range putAttempts {
 		cur, err := s.mc.Get(item.Key)
@@ -101,18 +122,18 @@ func (s *server) put(item *memcache.Item) error {
 		case errors.Is(err, memcache.ErrCacheMiss):
 			err = s.mc.Add(&cp)
 		case err != nil:
-			return err
-		case isTombstone(cur):
-			return nil
+			return false, err
+		case isTombstone(cur) || (cur.Flags == item.Flags && bytes.Equal(cur.Value, item.Value)):
+			return true, nil
 		default:
 			cp.CasID = cur.CasID
 			err = s.mc.CompareAndSwap(&cp)
 		}
 		if !isRaceLost(err) {
-			return err
+			return err == nil, err
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // errForeignCAS is returned by server.cas for a CAS id another server

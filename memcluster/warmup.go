@@ -53,7 +53,7 @@ func (c *Client) heal(o *op, missed []*server, holder *server, item *memcache.It
 	// probing those in backoff.
 	for n := len(missed) + 1; n < c.replicas && o.pos < len(o.order); o.pos++ {
 		s := c.servers[o.order[o.pos]]
-		if s.downUntil.Load() != 0 || s.syncing.Load() {
+		if s.downUntil.Load() != 0 || s.syncing() {
 			continue
 		}
 		n++
@@ -64,7 +64,7 @@ func (c *Client) heal(o *op, missed []*server, holder *server, item *memcache.It
 	// A syncing home server lacks what it missed until its resync reaches
 	// it: the read copies it now (Add: never over its own copy).
 	for _, idx := range o.order[:c.replicas] {
-		if s := c.servers[idx]; s != holder && s.syncing.Load() && s.downUntil.Load() == 0 {
+		if s := c.servers[idx]; s != holder && s.syncing() && s.downUntil.Load() == 0 {
 			c.addCopy(o, s, item)
 		}
 	}
