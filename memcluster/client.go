@@ -121,21 +121,26 @@ type Options struct {
 // healing, resync) uses Add or CompareAndSwap, which never replace a
 // tombstone. Touch goes to the write set and leaves tombstones alone.
 //
-// Warm-up and resync. A server that rejoins may have restarted empty, and a
-// read that hits the key's primary does not see that a follower lacks it:
-// a second server lost later (a rolling restart) would take such keys with
-// it. So when a server rejoins, a background resync (Options.ResyncRate
+// Warm-up and resync. A server that rejoins may have restarted empty, or
+// may have been cut off with its data and now hold old copies; a read that
+// hits it does not tell. So from its rejoin the server is syncing: reads
+// ask it only after every other server missed, it is nobody's primary, and
+// every write is copied to it. A background resync (Options.ResyncRate
 // keys per second) lists the keys of the other servers with memcached's
-// lru_crawler metadump and copies to it those whose home set it belongs
-// to, with their own expiration, tombstones included. Until the resync is
-// done, and for Options.RepairTTL after the rejoin (its warm-up window), a
-// Get that finds a key also copies it with Add to the servers of its write
-// set that lack it: those that answered a miss, and those in a warm-up
-// window (the Add itself asks them, at the cost of one more round trip).
-// A copy made on a warming server lives at most until the end of its
-// window. A restart the client does not notice (no operation failed
-// against the server while it was down) is neither warmed up nor
-// resynced.
+// lru_crawler metadump and, for each key whose home set it belongs to,
+// copies the item from the server that decided the key while it was away
+// (the first other server of its order), with its own expiration: where it
+// lacks the key with Add, over its own older copy with CompareAndSwap,
+// tombstones with Set. Then the server serves again and drains: a second
+// pass, and every write it decides, delete the handoff copies it took
+// over. If the listing fails (a memcached without the LRU crawler), the
+// server serves its copies as they are. For Options.RepairTTL after the
+// rejoin (its warm-up window), a Get that finds a key also copies it with
+// Add to the servers of its write set that lack it, the syncing server
+// included (the Add costs one more round trip). A copy made on a warming
+// server lives at most until the end of its window. A restart the client
+// does not notice (no operation failed against the server while it was
+// down) is neither warmed up nor resynced.
 //
 // CAS ids. CAS ids belong to the server that issued them; Get returns them
 // tagged with that server (the top 8 bits; memcached's own counter never
@@ -187,14 +192,25 @@ type Options struct {
 // One server down (stopped, restarted empty, or cut off): its keys fail
 // over to the next servers of their order. With R = 1 the keys it led are
 // lost (reads miss) until it is back; with R >= 2 their follower serves the
-// last write it received (one write may be lost to the follower lag). When
-// it rejoins empty, read repair and the resync copy its keys back. When it
-// rejoins with old data (a partition), it serves what it had for the keys
-// it leads: writes made while it was away are lost for those keys (the
-// CAS-id tags make each caller re-read, but from the old copy). Deletes
-// made meanwhile are not: they failed (see above) or reached it.
+// last acknowledged write: a write is acknowledged only once its followers
+// hold it, or the primary's newer value (when the primary is lost before
+// that can be shown, the write fails with ErrUnconfirmed). When the server
+// rejoins, empty or with old data, it resyncs before it is read again, so
+// what was written and deleted while it was away is neither lost nor
+// undone.
 //
-// // Errors never contain keys. Health is per server and per Client.
+// What is not guaranteed. Failover is per Client: two processes that see
+// different servers down (an asymmetric partition) can accept writes of one
+// key on two servers, and the resync then keeps the copy of the server
+// that decided for this Client. A follower copy of two racing writes can
+// end up at the older one when the primary stops answering between them;
+// the newer write is then reported as failed (ErrUnconfirmed), not lost
+// silently, unless the older write's copy lands after that check. A
+// metadump is no snapshot: a key every peer's listing missed is copied
+// back by the first read instead. Expirations are approximate across
+// copies (each server's clock ticks on its own).
+//
+// Errors never contain keys. Health is per server and per Client.
 type Client struct {
 	sel       *RendezvousSelector
 	servers   []*server     // index-aligned with sel.addrs

@@ -55,6 +55,11 @@ func (c *Client) startResync(s *server) {
 		defer c.resyncs.Done()
 		start := c.now()
 		copied, err := c.resync(s, c.copyOnto)
+		if err == nil {
+			var dropped int
+			dropped, err = c.dropLeftovers(s)
+			copied += dropped
+		}
 		if err != nil {
 			s.phase.Store(phaseServing)
 			c.logger.Warn("memcluster: resync stopped; the server serves its copies as they are, and what it lacks heals as it is read",
@@ -84,9 +89,9 @@ type resyncStep func(s, peer *server, key string, exp int64, home, order []int) 
 // belongs to, at c.resyncRate keys per second, and returns how many steps
 // changed something.
 func (c *Client) resync(s *server, step resyncStep) (int, error) {
-	changed, seen := 0, 0
+	changed := 0
 	var buf [rankStack]int
-	pause := time.Duration(int64(time.Second) * resyncBatch / int64(c.resyncRate))
+	pace := c.pacer()
 	for _, peer := range c.servers {
 		if peer == s || peer.downUntil.Load() != 0 {
 			continue
@@ -96,20 +101,68 @@ func (c *Client) resync(s *server, step resyncStep) (int, error) {
 			if home := order[:c.replicas]; homeOf(home, s.index) && step(s, peer, key, exp, home, order) {
 				changed++
 			}
-			if seen++; seen%resyncBatch == 0 {
-				select {
-				case <-c.closed:
-					return errClosed
-				case <-time.After(pause):
-				}
-			}
-			return nil
+			return pace()
 		})
 		if err != nil {
 			return changed, err
 		}
 	}
 	return changed, nil
+}
+
+// pacer returns a function to call once per listed key: every resyncBatch
+// keys it pauses so that a resync lists c.resyncRate keys per second, and
+// it returns errClosed once the Client is closed.
+func (c *Client) pacer() func() error {
+	seen := 0
+	pause := time.Duration(int64(time.Second) * resyncBatch / int64(c.resyncRate))
+	return func() error {
+		if seen++; seen%resyncBatch != 0 {
+			return nil
+		}
+		select {
+		case <-c.closed:
+			return errClosed
+		case <-time.After(pause):
+			return nil
+		}
+	}
+}
+
+// dropLeftovers lists s's own keys while it syncs and deletes, if
+// unchanged since read, its live copies of keys it is not home to while
+// every server of their home set serves: handoff copies of an earlier
+// outage that no drain reached (s was away then). Kept, such a copy would
+// be served, stale or even ended, once the key's home servers stop
+// answering. It returns how many it deleted.
+func (c *Client) dropLeftovers(s *server) (int, error) {
+	dropped := 0
+	var buf [rankStack]int
+	pace := c.pacer()
+	err := c.dumpKeys(s, func(key string, _ int64) error {
+		home := c.sel.rank(key, buf[:0])[:c.replicas]
+		if !homeOf(home, s.index) && c.allServing(home) {
+			item, err := s.mc.Get(key)
+			if err == nil && !isTombstone(item) {
+				gone := &memcache.Item{Key: key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID}
+				if s.mc.CompareAndSwap(gone) == nil {
+					dropped++
+				}
+			}
+		}
+		return pace()
+	})
+	return dropped, err
+}
+
+// allServing reports whether every server of home is up and not syncing.
+func (c *Client) allServing(home []int) bool {
+	for _, idx := range home {
+		if p := c.servers[idx]; p.downUntil.Load() != 0 || p.syncing() {
+			return false
+		}
+	}
+	return true
 }
 
 // homeOf reports whether server index idx is among home.
