@@ -219,7 +219,12 @@ func (c *Client) copyOnto(s, _ *server, key string, exp int64, _, order []int) b
 	switch err := curErr; {
 	case errors.Is(err, memcache.ErrCacheMiss):
 		return s.mc.Add(cp) == nil
-	case err != nil || isTombstone(cur) || (cur.Flags == cp.Flags && bytes.Equal(cur.Value, cp.Value)):
+	case err != nil || isTombstone(cur):
+		return false
+	case cur.Flags == cp.Flags && bytes.Equal(cur.Value, cp.Value):
+		// The same value, perhaps from a read repair or a warm-up copy,
+		// which live at most RepairTTL: give it the original's end.
+		_ = s.mc.Touch(key, cp.Expiration)
 		return false
 	}
 	cp.CasID = cur.CasID

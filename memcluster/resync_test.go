@@ -47,6 +47,18 @@ func TestResyncHealsIdleKeys(t *testing.T) {
 	restarted, lost := procs[0], procs[1]
 	restarted.Stop()
 	restarted.Restart(t)
+	// A copy a read repair made before the resync: the same value, but
+	// only RepairTTL to live. The resync must give it the original's end.
+	var repaired string
+	for i, k := range keys[len(deleted):] {
+		if o := c.owners(k); o[0] == restarted.Addr || o[1] == restarted.Addr {
+			repaired = k
+			if err := direct(restarted.Addr).Set(&memcache.Item{Key: k, Value: []byte("v" + strconv.Itoa(i+len(deleted))), Expiration: 5}); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
 	probes := 0
 	waitFor(t, "the resync to finish", func() bool {
 		// Writes of new keys notice the restart and probe the server back.
@@ -62,7 +74,7 @@ func TestResyncHealsIdleKeys(t *testing.T) {
 	}
 	logs.mu.Unlock()
 	for _, k := range keys[len(deleted):] {
-		if owners := c.owners(k); owners[0] != restarted.Addr && owners[1] != restarted.Addr {
+		if owners := c.owners(k); (owners[0] != restarted.Addr && owners[1] != restarted.Addr) || k == repaired {
 			continue
 		}
 		ttl, ok, err := memcachedtest.TTL(restarted.Addr, k)
@@ -70,6 +82,9 @@ func TestResyncHealsIdleKeys(t *testing.T) {
 			t.Fatalf("a resynced copy: %d s left (held %v, %v), want the original's (at most 600)", ttl, ok, err)
 		}
 		break
+	}
+	if ttl, ok, err := memcachedtest.TTL(restarted.Addr, repaired); err != nil || !ok || ttl <= 5 {
+		t.Fatalf("a repaired copy after the resync: %d s left (held %v, %v), want the original's (about 600)", ttl, ok, err)
 	}
 
 	lost.Stop()
