@@ -23,7 +23,11 @@ func newStoreClient(o Options) (Client, error) {
 			// remembered session idle through the whole window is not
 			// copied back (see README, Scaling out).
 			RepairTTL: o.IdleTimeout,
-			Logger:    o.Logger,
+			// A repaired copy lives as long as any session could: its
+			// record's own timestamps end it on time (Options.alive), and
+			// a remembered session must not end with a repaired copy.
+			CopyTTL: max(o.IdleTimeout, o.Lifetime, o.RememberFor),
+			Logger:  o.Logger,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: Memcached: %w", errOption, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession/internal/memcachedtest"
 	"github.com/ginsession/ginsession/memcluster"
 )
 
@@ -64,11 +65,12 @@ func TestStoreClientClusterErrorIsAnOptionError(t *testing.T) {
 
 // TestStoreClientPassesOptionsToCluster checks the options the cluster gets
 // from Options by their effects: Logger hears a server go down, and a copy
-// read repair makes expires after IdleTimeout.
+// read repair makes lives as long as the longest session (RememberFor
+// here), so a remembered session never ends with a repaired copy.
 func TestStoreClientPassesOptionsToCluster(t *testing.T) {
 	a, b := startMemcached(t), startMemcached(t)
 	logs := &logBuffer{}
-	c, err := storeClientFor(t, Options{Memcached: []string{a.addr, b.addr}, IdleTimeout: time.Second, DownBackoff: time.Minute,
+	c, err := storeClientFor(t, Options{Memcached: []string{a.addr, b.addr}, IdleTimeout: time.Second, Lifetime: time.Hour, RememberFor: 2 * time.Hour, DownBackoff: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -92,19 +94,9 @@ func TestStoreClientPassesOptionsToCluster(t *testing.T) {
 	if item, err := c.Get(key); err != nil || string(item.Value) != "v" {
 		t.Fatalf("Get: %v", err)
 	}
-	onPrimary := func() bool {
-		_, err := memcache.New(a.addr).Get(key)
-		return err == nil
-	}
-	if !onPrimary() {
-		t.Fatal("the cluster did not repair the key onto its primary")
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for onPrimary() {
-		if time.Now().After(deadline) {
-			t.Fatal("the repaired copy did not expire: RepairTTL is not IdleTimeout")
-		}
-		time.Sleep(20 * time.Millisecond)
+	ttl, ok, err := memcachedtest.TTL(a.addr, key)
+	if err != nil || !ok || ttl < 7100 || ttl > 7200 {
+		t.Fatalf("the repaired copy on the primary: %d s left (held %v, %v), want RememberFor (7200)", ttl, ok, err)
 	}
 
 	a.stop()

@@ -64,6 +64,16 @@ type Options struct {
 	// session write renews.
 	RepairTTL time.Duration
 
+	// CopyTTL is the expiration of the copy read repair makes on a key's
+	// primary from another server's (default RepairTTL). memcached does
+	// not tell how long an item has left, so the copy cannot keep the
+	// original's end: a CopyTTL shorter than the original's makes the key
+	// depend on the other copy once it runs out (a repair deletes a handoff
+	// copy it replaced), a longer one lets the copy outlive the original.
+	// ginsession sets it to its longest session life and checks each
+	// record's own timestamps on every read.
+	CopyTTL time.Duration
+
 	// TombstoneTTL is how long Delete keeps a key deleted (default
 	// DefaultTombstoneTTL): no copy of it can come back, from any server,
 	// within that time (see Client). Set it to the longest expiration your
@@ -219,6 +229,7 @@ type Client struct {
 	backoff   int64         // nanoseconds a failed server is skipped
 	repairTTL time.Duration // at least a second; also the warm-up window
 	tombTTL   time.Duration // Delete's tombstone life
+	copyTTL   time.Duration // a read-repaired copy's life on the primary
 	timeout   time.Duration // each server's socket timeout
 
 	// resyncRate is the keys per second a resync copies; negative: off.
@@ -251,8 +262,8 @@ func New(servers []string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("memcluster: at most %d servers (got %d)", MaxServers, len(servers))
 	case opts.Replicas < 0 || opts.Replicas > len(servers):
 		return nil, fmt.Errorf("memcluster: Replicas must be between 1 and the number of servers (%d), got %d", len(servers), opts.Replicas)
-	case opts.Timeout < 0 || opts.MaxIdleConns < 0 || opts.DownBackoff < 0 || opts.RepairTTL < 0 || opts.TombstoneTTL < 0:
-		return nil, errors.New("memcluster: Timeout, MaxIdleConns, DownBackoff, RepairTTL and TombstoneTTL must not be negative")
+	case opts.Timeout < 0 || opts.MaxIdleConns < 0 || opts.DownBackoff < 0 || opts.RepairTTL < 0 || opts.TombstoneTTL < 0 || opts.CopyTTL < 0:
+		return nil, errors.New("memcluster: Timeout, MaxIdleConns, DownBackoff, RepairTTL, CopyTTL and TombstoneTTL must not be negative")
 	case opts.RepairTTL > 0 && opts.RepairTTL < time.Second:
 		return nil, fmt.Errorf("memcluster: RepairTTL must be at least one second (memcached expirations are whole seconds), got %v", opts.RepairTTL)
 	}
@@ -268,6 +279,10 @@ func New(servers []string, opts Options) (*Client, error) {
 	repairTTL := opts.RepairTTL
 	if repairTTL == 0 {
 		repairTTL = DefaultRepairTTL
+	}
+	copyTTL := opts.CopyTTL
+	if copyTTL == 0 {
+		copyTTL = repairTTL
 	}
 	tombstoneTTL := opts.TombstoneTTL
 	if tombstoneTTL == 0 {
@@ -296,6 +311,7 @@ func New(servers []string, opts Options) (*Client, error) {
 		backoff:    int64(backoff),
 		repairTTL:  repairTTL,
 		tombTTL:    tombstoneTTL,
+		copyTTL:    max(copyTTL, time.Second),
 		logger:     logger,
 		now:        time.Now,
 	}

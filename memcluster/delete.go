@@ -70,11 +70,12 @@ func (c *Client) DeleteFor(key string, life time.Duration) error {
 		hit = hit || held
 	}
 	// The handoff: the next reachable server, which holds the key's copy
-	// when one of its home servers was away.
-	for len(targets) < c.readWidth {
-		s := o.next()
-		if s == nil {
-			break
+	// when one of its home servers was away; a syncing one too, which may
+	// hold such a copy from an earlier outage and serves again soon.
+	for ; len(targets) < c.readWidth && o.pos < len(o.order); o.pos++ {
+		s := c.servers[o.order[o.pos]]
+		if s.downUntil.Load() != 0 {
+			continue
 		}
 		held, err := s.holds(key)
 		if o.unreachable(s, err) {

@@ -8,8 +8,8 @@ import (
 )
 
 // repair copies item, which holder had and primary missed, to primary with
-// Add (so a concurrent write, or a tombstone, wins) and the expiration of
-// copyExpiration, and returns the primary's copy, whose CAS id lets the
+// Add (so a concurrent write, or a tombstone, wins) for Options.CopyTTL
+// (copyExpiration while the primary is in its warm-up window), and returns the primary's copy, whose CAS id lets the
 // caller's CompareAndSwap succeed, or memcache.ErrCacheMiss when the
 // primary now holds a tombstone (a Delete ran since the read). If the
 // primary cannot be read it returns the holder's item. A handoff copy
@@ -18,7 +18,11 @@ import (
 // would go stale and be served, and repaired back, if the primary were
 // lost again.
 func (c *Client) repair(o *op, primary, holder *server, item *memcache.Item, handoff bool) (*memcache.Item, error) {
-	cp := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: c.copyExpiration(primary, o.now)}
+	exp := c.copyExpiration(primary, o.now)
+	if primary.warmUntil.Load() <= o.now {
+		exp = c.expiration(int64(c.copyTTL / time.Second))
+	}
+	cp := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: exp}
 	err := primary.mc.Add(cp)
 	if !o.unreachable(primary, err) && (err == nil || errors.Is(err, memcache.ErrNotStored)) {
 		got, err := primary.mc.Get(o.key)

@@ -131,7 +131,7 @@ func (c *Client) pacer() func() error {
 
 // dropLeftovers lists s's own keys while it syncs and deletes, if
 // unchanged since read, its live copies of keys it is not home to while
-// every server of their home set serves: handoff copies of an earlier
+// every server of their home set serves and holds the key: handoff copies of an earlier
 // outage that no drain reached (s was away then). Kept, such a copy would
 // be served, stale or even ended, once the key's home servers stop
 // answering. It returns how many it deleted.
@@ -141,7 +141,7 @@ func (c *Client) dropLeftovers(s *server) (int, error) {
 	pace := c.pacer()
 	err := c.dumpKeys(s, func(key string, _ int64) error {
 		home := c.sel.rank(key, buf[:0])[:c.replicas]
-		if !homeOf(home, s.index) && c.allServing(home) {
+		if !homeOf(home, s.index) && c.allHold(home, key) {
 			item, err := s.mc.Get(key)
 			if err == nil && !isTombstone(item) {
 				gone := &memcache.Item{Key: key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID}
@@ -155,10 +155,15 @@ func (c *Client) dropLeftovers(s *server) (int, error) {
 	return dropped, err
 }
 
-// allServing reports whether every server of home is up and not syncing.
-func (c *Client) allServing(home []int) bool {
+// allHold reports whether every server of home is up, not syncing, and
+// holds key (live or a tombstone): only then is another copy a leftover.
+func (c *Client) allHold(home []int, key string) bool {
 	for _, idx := range home {
-		if p := c.servers[idx]; p.downUntil.Load() != 0 || p.syncing() {
+		p := c.servers[idx]
+		if p.downUntil.Load() != 0 || p.syncing() {
+			return false
+		}
+		if _, err := p.mc.Get(key); err != nil {
 			return false
 		}
 	}
