@@ -82,7 +82,7 @@ func (o *op) unreachable(s *server, err error) bool {
 			if s.markUp() {
 				o.c.rejoined(s, syncing)
 			} else if syncing {
-				s.phase.Store(phaseServing)
+				o.c.startResync(s)
 			}
 		}
 		return false

@@ -35,24 +35,46 @@ const DefaultResyncRate = 5000
 // resyncBatch is how many keys a resync handles between two pauses.
 const resyncBatch = 100
 
-// beginSync marks s, which a probe just found up, as syncing and reports
-// whether it did: not when resync is off, the Client is closed, or a
-// resync of s is already running.
+// resyncAttempts bounds how often a resync whose listing failed (a peer
+// that stops answering midway) is tried again before the server serves
+// its copies as they are.
+const resyncAttempts = 5
+
+// beginSync puts s, which a probe just found up, in phaseSyncing and counts
+// the rejoin, so that a resync already running starts over; it reports
+// whether it did: not when resync is off or the Client is closed.
 func (c *Client) beginSync(s *server) bool {
 	select {
 	case <-c.closed:
 		return false
 	default:
 	}
-	return c.resyncRate >= 0 && s.phase.CompareAndSwap(phaseServing, phaseSyncing)
+	if c.resyncRate < 0 {
+		return false
+	}
+	s.rejoins.Add(1)
+	s.phase.Store(phaseSyncing)
+	return true
 }
 
 // startResync runs the resync of s, which beginSync marked, in the
-// background; s serves again when its first pass ends, or fails.
+// background, unless one is running: that one sees the new rejoin and
+// starts over.
 func (c *Client) startResync(s *server) {
-	c.resyncs.Add(1)
-	go func() {
-		defer c.resyncs.Done()
+	if s.resyncing.CompareAndSwap(false, true) {
+		c.resyncs.Add(1)
+		go c.runResync(s)
+	}
+}
+
+// runResync is the resync of s: the first pass and the leftovers while s
+// syncs, then the drain while it serves. It starts over whenever s rejoined
+// again meanwhile, and tries a failed listing again up to resyncAttempts
+// times, one DownBackoff apart.
+func (c *Client) runResync(s *server) {
+	defer c.resyncs.Done()
+	for failures := 0; ; {
+		gen := s.rejoins.Load()
 		start := c.now()
 		copied, err := c.resync(s, c.copyOnto)
 		if err == nil {
@@ -61,20 +83,47 @@ func (c *Client) startResync(s *server) {
 			copied += dropped
 		}
 		if err != nil {
+			if failures++; !errors.Is(err, errClosed) && failures < resyncAttempts && c.pauseResync() {
+				continue
+			}
 			s.phase.Store(phaseServing)
 			c.logger.Warn("memcluster: resync stopped; the server serves its copies as they are, and what it lacks heals as it is read",
 				"server", s.name, "copied", copied, "error", err)
-			return
+			break
+		}
+		if s.rejoins.Load() != gen {
+			continue // it went away and came back during the pass
 		}
 		took := c.now().Sub(start).Round(time.Millisecond)
-		s.phase.Store(phaseDraining)
+		s.phase.CompareAndSwap(phaseSyncing, phaseDraining)
 		cleaned, err := c.resync(s, c.dropHandoff)
-		s.phase.Store(phaseServing)
+		if s.rejoins.Load() != gen {
+			continue
+		}
+		s.phase.CompareAndSwap(phaseDraining, phaseServing)
 		if err != nil {
 			c.logger.Warn("memcluster: resync could not clean up handoff copies", "server", s.name, "error", err)
 		}
 		c.logger.Info("memcluster: resync done", "server", s.name, "copied", copied, "took", took, "handoffs_dropped", cleaned)
-	}()
+		break
+	}
+	s.resyncing.Store(false)
+	// A rejoin between the last check and the line above found this
+	// resync still running: run it for that rejoin.
+	if s.syncing() {
+		c.startResync(s)
+	}
+}
+
+// pauseResync waits one DownBackoff before a resync is tried again, and
+// reports false when the Client was closed meanwhile.
+func (c *Client) pauseResync() bool {
+	select {
+	case <-c.closed:
+		return false
+	case <-time.After(time.Duration(c.backoff)):
+		return true
+	}
 }
 
 // errClosed stops a resync when the Client is closed.

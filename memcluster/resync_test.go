@@ -1,6 +1,7 @@
 package memcluster
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -132,5 +133,37 @@ func TestResyncReplacesWhatAServerCutOffMissed(t *testing.T) {
 			}
 			t.Fatalf("key %d: the rejoined server %s still holds its old copy: %v\n%s", i+len(deleted), cut.name, held, logs.String())
 		}
+	}
+}
+
+// TestLeftoverOnAServerAwayAtADeleteIsNotServed: a server that was away
+// when a key was deleted, and holds an old handoff copy of it, drops that
+// copy while it resyncs: when the key's home server stops answering later,
+// reads fail over to it and must find nothing.
+func TestLeftoverOnAServerAwayAtADeleteIsNotServed(t *testing.T) {
+	_, addrs := startServers(t, 3)
+	logs := &syncBuffer{}
+	c := newTestClient(t, addrs, Options{Replicas: 1, Timeout: time.Second, MaxIdleConns: 8,
+		DownBackoff: time.Hour, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	key := testKey(50)
+	rank := c.sel.rank(key, nil)
+	home, handoff := c.servers[rank[0]], c.servers[rank[1]]
+	checkErr(t, "set", key, c.Set(&memcache.Item{Key: key, Value: []byte("v"), Expiration: 600}))
+	if err := direct(handoff.name).Set(&memcache.Item{Key: key, Value: []byte("old"), Expiration: 600}); err != nil {
+		t.Fatal(err) // a copy from an earlier outage of the home server
+	}
+	handoff.markDown(time.Now().UnixNano(), c.backoff)
+	checkErr(t, "delete", key, c.Delete(key))
+
+	handoff.downUntil.Store(time.Now().UnixNano()) // its backoff is over
+	probes := 0
+	waitFor(t, "the handoff's resync", func() bool {
+		probes++
+		_, _ = c.Get(testKey(1000 + probes)) // some read probes it back
+		return logs.count("resync done") > 0
+	})
+	home.markDown(time.Now().UnixNano(), c.backoff) // the home server stops answering
+	if item, err := c.Get(key); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("get with the home server away: %q, %v; want a miss (the key was deleted)", itemValue(item), err)
 	}
 }

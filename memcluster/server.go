@@ -23,6 +23,10 @@ type server struct {
 	// phase is where the server is in the resync after its last rejoin
 	// (a serverPhase; see resync.go).
 	phase atomic.Uint32
+	// rejoins counts the server's rejoins, so that a resync running when
+	// it rejoins again starts over; resyncing is set while one runs.
+	rejoins   atomic.Uint64
+	resyncing atomic.Bool
 
 	// downUntil is the Unix time in nanoseconds until which the server is
 	// skipped; 0 while it is up.
