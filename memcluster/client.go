@@ -223,14 +223,18 @@ type Options struct {
 // Errors never contain keys. Health is per server and per Client.
 type Client struct {
 	sel       *RendezvousSelector
-	servers   []*server     // index-aligned with sel.addrs
-	replicas  int           // R: servers each write goes to
-	readWidth int           // servers a Get or Delete consults: R plus the handoff
-	backoff   int64         // nanoseconds a failed server is skipped
-	repairTTL time.Duration // at least a second; also the warm-up window
-	tombTTL   time.Duration // Delete's tombstone life
-	copyTTL   time.Duration // a read-repaired copy's life on the primary
-	timeout   time.Duration // each server's socket timeout
+	servers   []*server // index-aligned with sel.addrs
+	replicas  int       // R: servers each write goes to
+	readWidth int       // servers a Get or Delete consults: R plus the handoff
+	// confirmWidth is how many servers of a key's order a delete must
+	// reach: R, and at least two, so that a copy left on a server that
+	// was away stays unread until two servers fail.
+	confirmWidth int
+	backoff      int64         // nanoseconds a failed server is skipped
+	repairTTL    time.Duration // at least a second; also the warm-up window
+	tombTTL      time.Duration // Delete's tombstone life
+	copyTTL      time.Duration // a read-repaired copy's life on the primary
+	timeout      time.Duration // each server's socket timeout
 
 	// resyncRate is the keys per second a resync copies; negative: off.
 	resyncRate int
@@ -301,19 +305,20 @@ func New(servers []string, opts Options) (*Client, error) {
 		resyncRate = DefaultResyncRate
 	}
 	c := &Client{
-		timeout:    timeout,
-		resyncRate: resyncRate,
-		closed:     make(chan struct{}),
-		sel:        sel,
-		servers:    make([]*server, len(servers)),
-		replicas:   replicas,
-		readWidth:  min(replicas+1, len(servers)),
-		backoff:    int64(backoff),
-		repairTTL:  repairTTL,
-		tombTTL:    tombstoneTTL,
-		copyTTL:    max(copyTTL, time.Second),
-		logger:     logger,
-		now:        time.Now,
+		timeout:      timeout,
+		resyncRate:   resyncRate,
+		closed:       make(chan struct{}),
+		sel:          sel,
+		servers:      make([]*server, len(servers)),
+		replicas:     replicas,
+		readWidth:    min(replicas+1, len(servers)),
+		confirmWidth: min(max(replicas, 2), len(servers)),
+		backoff:      int64(backoff),
+		repairTTL:    repairTTL,
+		tombTTL:      tombstoneTTL,
+		copyTTL:      max(copyTTL, time.Second),
+		logger:       logger,
+		now:          time.Now,
 	}
 	for i, addr := range sel.addrs {
 		c.servers[i] = newServer(sel.names[i], i, addr, opts.Timeout, opts.MaxIdleConns)

@@ -20,12 +20,14 @@ import (
 var ErrUnconfirmed = errors.New("memcluster: delete not confirmed by every server of the key's home set")
 
 // DeleteFor deletes the key and keeps it deleted for life: it writes a
-// tombstone (see tombstone.go) to every server of the key's home set (the
-// first Options.Replicas servers of its rendezvous order, up or not) and
-// to the next reachable server after them (its handoff), the primary
-// after its followers. It succeeds only when every one of them confirmed;
-// a home server that cannot be reached fails it with ErrUnconfirmed, and
-// the primary's copy, which reads are served from, is left as it was. It returns nil when some server held the
+// tombstone (see tombstone.go) to every server of the key's confirm set
+// (its home set, the first Options.Replicas servers of its rendezvous
+// order, up or not; with Replicas 1 also the server after it, which reads
+// fail over to when the one home server stops answering) and to the next
+// reachable server after them (its handoff), the primary last. It succeeds
+// only when every server of the confirm set confirmed; one that cannot be
+// reached fails it with ErrUnconfirmed, and the primary's copy, which
+// reads are served from, is left as it was. It returns nil when some server held the
 // key and memcache.ErrCacheMiss when none did.
 //
 // life must cover every copy of the key that may exist: the longest
@@ -40,7 +42,7 @@ func (c *Client) DeleteFor(key string, life time.Duration) error {
 	var buf [rankStack]int
 	o := c.begin(key, buf[:0])
 	home := make([]*server, 0, rankStack)
-	for _, idx := range o.order[:c.replicas] {
+	for _, idx := range o.order[:c.confirmWidth] {
 		s := c.servers[idx]
 		switch s.available(o.now, c.backoff) {
 		case admitNone:
@@ -51,7 +53,7 @@ func (c *Client) DeleteFor(key string, life time.Duration) error {
 		}
 		home = append(home, s)
 	}
-	o.pos = c.replicas
+	o.pos = c.confirmWidth
 	// First ask every server what it holds, so that one out of reach
 	// fails the delete before anything is written; then bury them, the
 	// primary last: a delete that still fails midway leaves the copy

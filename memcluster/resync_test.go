@@ -138,32 +138,56 @@ func TestResyncReplacesWhatAServerCutOffMissed(t *testing.T) {
 
 // TestLeftoverOnAServerAwayAtADeleteIsNotServed: a server that was away
 // when a key was deleted, and holds an old handoff copy of it, drops that
-// copy while it resyncs: when the key's home server stops answering later,
+// copy while it resyncs: when the key's home servers stop answering later,
 // reads fail over to it and must find nothing.
 func TestLeftoverOnAServerAwayAtADeleteIsNotServed(t *testing.T) {
 	_, addrs := startServers(t, 3)
 	logs := &syncBuffer{}
-	c := newTestClient(t, addrs, Options{Replicas: 1, Timeout: time.Second, MaxIdleConns: 8,
+	c := newTestClient(t, addrs, Options{Replicas: 2, Timeout: time.Second, MaxIdleConns: 8,
 		DownBackoff: time.Hour, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	key := testKey(50)
 	rank := c.sel.rank(key, nil)
-	home, handoff := c.servers[rank[0]], c.servers[rank[1]]
+	away := c.servers[rank[2]]
 	checkErr(t, "set", key, c.Set(&memcache.Item{Key: key, Value: []byte("v"), Expiration: 600}))
-	if err := direct(handoff.name).Set(&memcache.Item{Key: key, Value: []byte("old"), Expiration: 600}); err != nil {
-		t.Fatal(err) // a copy from an earlier outage of the home server
+	if err := direct(away.name).Set(&memcache.Item{Key: key, Value: []byte("old"), Expiration: 600}); err != nil {
+		t.Fatal(err) // a copy from an earlier outage of a home server
 	}
-	handoff.markDown(time.Now().UnixNano(), c.backoff)
+	away.markDown(time.Now().UnixNano(), c.backoff)
 	checkErr(t, "delete", key, c.Delete(key))
 
-	handoff.downUntil.Store(time.Now().UnixNano()) // its backoff is over
+	away.downUntil.Store(time.Now().UnixNano()) // its backoff is over
 	probes := 0
-	waitFor(t, "the handoff's resync", func() bool {
+	waitFor(t, "the resync of the server that was away", func() bool {
 		probes++
 		_, _ = c.Get(testKey(1000 + probes)) // some read probes it back
 		return logs.count("resync done") > 0
 	})
-	home.markDown(time.Now().UnixNano(), c.backoff) // the home server stops answering
+	for _, idx := range rank[:2] { // both home servers stop answering
+		c.servers[idx].markDown(time.Now().UnixNano(), c.backoff)
+	}
 	if item, err := c.Get(key); !errors.Is(err, memcache.ErrCacheMiss) {
-		t.Fatalf("get with the home server away: %q, %v; want a miss (the key was deleted)", itemValue(item), err)
+		t.Fatalf("get with the home servers away: %q, %v; want a miss (the key was deleted)", itemValue(item), err)
+	}
+}
+
+// TestReplicas1DeleteNeedsTheServerReadsFailOverTo: with Replicas 1 a
+// delete must also reach the server after the key's home, which reads
+// fail over to when the home server stops answering: while it is away the
+// delete fails, and writes nothing.
+func TestReplicas1DeleteNeedsTheServerReadsFailOverTo(t *testing.T) {
+	c, _ := startCluster(t, 3, 1, time.Hour)
+	key := testKey(51)
+	rank := c.sel.rank(key, nil)
+	checkErr(t, "set", key, c.Set(&memcache.Item{Key: key, Value: []byte("v"), Expiration: 600}))
+	c.servers[rank[1]].markDown(time.Now().UnixNano(), c.backoff)
+	if err := c.Delete(key); !errors.Is(err, ErrUnconfirmed) {
+		t.Fatalf("delete with the failover server away: %v, want ErrUnconfirmed", err)
+	}
+	mustGet(t, c, key, "v")
+	c.servers[rank[1]].downUntil.Store(0)
+	checkErr(t, "delete", key, c.Delete(key))
+	c.servers[rank[0]].markDown(time.Now().UnixNano(), c.backoff)
+	if _, err := c.Get(key); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("get after the delete with the home server away: %v, want a miss", err)
 	}
 }
