@@ -1,7 +1,6 @@
 package memcluster
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -496,30 +495,25 @@ func (c *Client) dropCopies(o *op) {
 	}
 }
 
-// replicateRounds bounds how often replicate re-reads the primary.
-const replicateRounds = 5
-
 // replicate copies item, which primary accepted, to the next R-1
 // reachable servers of o and to every other reachable home server,
-// best-effort, never over a tombstone (see server.put). Copies of racing
-// writes can reach a follower in either order, so it then reads the
-// primary again and copies what it holds until every follower holds the
-// primary's value and that value stayed the same across a round (bounded
-// by replicateRounds): the copy that lands last is the primary's latest,
-// whichever write's replication finishes last. When the primary is lost
-// before that, the write is confirmed on the followers themselves, or
-// fails with ErrUnconfirmed.
+// best-effort (see server.put: never over a newer copy or a tombstone).
+// When the primary stops answering before a copy could be checked against
+// it, the write is confirmed on the followers themselves, or fails with
+// ErrUnconfirmed.
 func (c *Client) replicate(o *op, primary *server, item *memcache.Item) error {
 	var buf [rankStack]*server
 	followers := buf[:0]
-	pending := false // a follower may not hold item
+	lost := false
 	copyTo := func(s *server) bool {
-		applied, err := s.put(item)
-		if o.unreachable(s, err) {
-			return false
+		err := s.put(item, primary)
+		var pl *primaryLost
+		if errors.As(err, &pl) {
+			_ = o.unreachable(primary, pl.err)
+			lost = true
+			return true
 		}
-		pending = pending || !applied
-		return true
+		return !o.unreachable(s, err)
 	}
 	for len(followers) < c.replicas-1 {
 		s := o.next()
@@ -542,28 +536,8 @@ func (c *Client) replicate(o *op, primary *server, item *memcache.Item) error {
 			followers = append(followers, s)
 		}
 	}
-	if len(followers) == 0 {
-		return nil
-	}
-	for range replicateRounds {
-		latest, err := primary.mc.Get(item.Key)
-		if o.unreachable(primary, err) {
-			return c.confirm(o, followers, item)
-		}
-		if err != nil || isTombstone(latest) {
-			return nil
-		}
-		same := latest.Flags == item.Flags && bytes.Equal(latest.Value, item.Value)
-		if same && !pending {
-			return nil
-		}
-		if !same {
-			item = &memcache.Item{Key: item.Key, Value: latest.Value, Flags: latest.Flags, Expiration: item.Expiration}
-		}
-		pending = false
-		for _, s := range followers {
-			copyTo(s)
-		}
+	if lost {
+		return c.confirm(o, followers, item)
 	}
 	return nil
 }
@@ -575,8 +549,7 @@ func (c *Client) replicate(o *op, primary *server, item *memcache.Item) error {
 func (c *Client) confirm(o *op, followers []*server, item *memcache.Item) error {
 	for _, s := range followers {
 		cur, err := s.mc.Get(item.Key)
-		if o.unreachable(s, err) || err != nil || isTombstone(cur) ||
-			cur.Flags != item.Flags || !bytes.Equal(cur.Value, item.Value) {
+		if o.unreachable(s, err) || err != nil || isTombstone(cur) || !sameValue(cur, item) {
 			return fmt.Errorf("%w: the primary was lost before the write reached server %s", ErrUnconfirmed, s.name)
 		}
 	}

@@ -185,3 +185,31 @@ func TestTombstoneCopyKeepsItsEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestLateCopyOfAnOlderWriteDoesNotRegressAFollower: the copy of a write
+// the primary has since replaced, arriving late at a follower that holds
+// the newer value, must change nothing.
+func TestLateCopyOfAnOlderWriteDoesNotRegressAFollower(t *testing.T) {
+	c, _ := startCluster(t, 3, 2, time.Minute)
+	key := testKey(46)
+	rank := c.sel.rank(key, nil)
+	primary, follower := c.servers[rank[0]], c.servers[rank[1]]
+	checkErr(t, "set", key, c.Set(&memcache.Item{Key: key, Value: []byte("v2"), Expiration: 600}))
+	older := &memcache.Item{Key: key, Value: []byte("v1"), Expiration: 600}
+	if err := follower.put(older, primary); err != nil {
+		t.Fatal(err)
+	}
+	if !heldBy(t, follower.name, key, "v2") {
+		t.Fatal("a late copy of an older write replaced the follower's newer value")
+	}
+	// Where the follower lacks the key, the late copy is not added either.
+	if err := direct(follower.name).Delete(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := follower.put(older, primary); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct(follower.name).Get(key); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("a late copy of an older write was added: %v", err)
+	}
+}

@@ -112,32 +112,55 @@ func isRaceLost(err error) bool {
 // putAttempts bounds the re-reads of server.put under concurrent writes.
 const putAttempts = 3
 
-// put copies item (a write its primary accepted) to s, a follower, unless
-// s holds a tombstone of its key: with Add where s lacks the key, else
-// with CompareAndSwap on what s holds, so that a tombstone written after
-// the read is never replaced. applied reports that s now holds item's
-// value (or a tombstone); false when other writes kept winning the race
-// for putAttempts tries.
-func (s *server) put(item *memcache.Item) (applied bool, _ error) {
+// primaryLost is server.put's answer when the primary stopped answering
+// before the copy could be checked against it.
+type primaryLost struct{ err error }
+
+func (e *primaryLost) Error() string {
+	return "memcluster: primary lost during replication: " + e.err.Error()
+}
+
+// put copies item, a write primary accepted, to s, a follower, unless s
+// holds a tombstone of its key or the primary already holds a newer value
+// (whose own replication copies it): it reads s, then checks that the
+// primary still holds item, then writes with Add where s lacked the key,
+// else with CompareAndSwap on what it read. A newer copy or a tombstone
+// that reaches s in between changes s's CAS id, so the copy of an older
+// write never lands after a newer one, and never replaces a tombstone.
+func (s *server) put(item *memcache.Item, primary *server) error {
 	cp := *item
 	for range putAttempts {
 		cur, err := s.mc.Get(item.Key)
+		missing := errors.Is(err, memcache.ErrCacheMiss)
 		switch {
-		case errors.Is(err, memcache.ErrCacheMiss):
+		case err != nil && !missing:
+			return err
+		case !missing && (isTombstone(cur) || sameValue(cur, item)):
+			return nil
+		}
+		latest, err := primary.mc.Get(item.Key)
+		switch {
+		case isUnreachable(err):
+			return &primaryLost{err}
+		case err != nil || isTombstone(latest) || !sameValue(latest, item):
+			return nil // superseded
+		}
+		if missing {
 			err = s.mc.Add(&cp)
-		case err != nil:
-			return false, err
-		case isTombstone(cur) || (cur.Flags == item.Flags && bytes.Equal(cur.Value, item.Value)):
-			return true, nil
-		default:
+		} else {
 			cp.CasID = cur.CasID
 			err = s.mc.CompareAndSwap(&cp)
 		}
 		if !isRaceLost(err) {
-			return err == nil, err
+			return err
 		}
 	}
-	return false, nil
+	return nil
+}
+
+// sameValue reports whether a and b hold the same value and flags.
+func sameValue(a, b *memcache.Item) bool {
+	return a.Flags == b.Flags && bytes.Equal(a.Value, b.Value)
 }
 
 // errForeignCAS is returned by server.cas for a CAS id another server
