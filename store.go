@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/ginsession/ginsession/memcluster"
 )
 
 // store is the only code that calls the memcached Client: it reads a
@@ -221,7 +222,9 @@ func (sto *store) settle(st *state, now time.Time, err error, rec *record) (done
 		return true, nil
 	case isGone(err):
 		return true, sto.ended(st, now)
-	case errors.Is(err, memcache.ErrCASConflict):
+	case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcluster.ErrUnconfirmed):
+		// A cluster's unconfirmed write is on no server that is read:
+		// re-read and merge, as after a conflict.
 		return false, nil
 	}
 	return true, fmt.Errorf("ginsession: save session: %w", err)

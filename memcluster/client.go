@@ -335,13 +335,26 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 	var missBuf [rankStack]*server
 	o := c.begin(key, buf[:0])
 	missed := missBuf[:0] // servers that answered a miss, best first
-	for len(missed) < c.readWidth {
-		s := o.next()
+	// Syncing servers hold their place in the read set but are asked last
+	// (askSyncing): the read never goes past them to servers a delete did
+	// not reach.
+	var syncBuf [rankStack]*server
+	deferred := syncBuf[:0]
+	for len(missed)+len(deferred) < c.readWidth {
+		s := o.nextUp()
 		if s == nil {
 			break
 		}
+		if s.syncing() {
+			deferred = append(deferred, s)
+			continue
+		}
 		item, err := s.mc.Get(key)
-		if o.unreachable(s, err) || s.syncing() { // a probe that began its resync
+		if o.unreachable(s, err) {
+			continue
+		}
+		if s.syncing() { // a probe that began its resync
+			deferred = append(deferred, s)
 			continue
 		}
 		switch {
@@ -366,7 +379,7 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 	if len(missed) == 0 {
 		return nil, o.noServer()
 	}
-	if item, answered, err := c.askSyncing(&o, missed); answered {
+	if item, answered, err := c.askSyncing(&o, missed, deferred); answered {
 		return item, err
 	}
 	if len(missed) > 1 {
@@ -376,17 +389,13 @@ func (c *Client) Get(key string) (*memcache.Item, error) {
 }
 
 // askSyncing is Get's last resort after every other server of the read set
-// missed: a syncing home server's copy (see resync.go), which nobody else
-// holds, so nothing newer was written while it was away. Such a copy is
+// missed: the copy of a syncing server of the read set (see resync.go),
+// which nobody else holds, so nothing newer was written while it was away. Such a copy is
 // repaired onto the first server that missed, which decides the key's
 // writes until the resync ends. answered is false when no syncing server
 // had the key.
-func (c *Client) askSyncing(o *op, missed []*server) (_ *memcache.Item, answered bool, _ error) {
-	for _, idx := range o.order[:c.replicas] {
-		s := c.servers[idx]
-		if !s.syncing() || s.downUntil.Load() != 0 {
-			continue
-		}
+func (c *Client) askSyncing(o *op, missed, syncing []*server) (_ *memcache.Item, answered bool, _ error) {
+	for _, s := range syncing {
 		item, err := s.mc.Get(o.key)
 		switch {
 		case o.unreachable(s, err) || err != nil:
@@ -448,7 +457,14 @@ func (c *Client) write(item *memcache.Item, store func(*server, *memcache.Item) 
 	}
 	var buf [rankStack]int
 	o := c.begin(item.Key, buf[:0])
-	for s := o.next(); s != nil; s = o.next() {
+	// The primary is the first server of the read set that is not
+	// syncing; syncing servers hold their place in it, as for Get.
+	syncing := 0
+	for s := o.nextUp(); s != nil && syncing < c.readWidth; s = o.nextUp() {
+		if s.syncing() {
+			syncing++
+			continue
+		}
 		err := store(s, item)
 		if err == errForeignCAS {
 			o.release(s)
@@ -460,6 +476,7 @@ func (c *Client) write(item *memcache.Item, store func(*server, *memcache.Item) 
 		if s.syncing() {
 			// The write probed s, which rejoined and began its resync: s
 			// took a copy, and the next server decides.
+			syncing++
 			continue
 		}
 		if err != nil {

@@ -10,14 +10,15 @@ import (
 
 // ErrUnconfirmed is returned (wrapped) when an operation cannot be
 // confirmed on every server it must reach. Delete and DeleteFor return it,
-// with memcache.ErrNoServers, when a server of the key's home set could not
-// be reached, so the key might come back when that server does (it may
-// have been cut off with its data, not restarted); the key's primary copy
-// is then as it was. Add, Set and CompareAndSwap return it when the
-// primary accepted the write but was lost before a follower could be shown
-// to hold it: the write may or may not survive. The caller should treat
-// the operation as failed and retry later.
-var ErrUnconfirmed = errors.New("memcluster: delete not confirmed by every server of the key's home set")
+// with memcache.ErrNoServers, when a server of the key's confirm set could
+// not be reached, so the key might come back when that server does (it
+// may have been cut off with its data, not restarted); the key's primary
+// copy is then as it was: retry later. Add, Set and CompareAndSwap return
+// it when the primary accepted the write but stopped answering before a
+// follower held it: the write is then on no server that is read (the
+// primary resyncs from its followers before it is read again), so the
+// caller may read again and retry, as after a CAS conflict.
+var ErrUnconfirmed = errors.New("memcluster: not confirmed by every server it must reach")
 
 // DeleteFor deletes the key and keeps it deleted for life: it writes a
 // tombstone (see tombstone.go) to every server of the key's confirm set

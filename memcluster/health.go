@@ -34,12 +34,19 @@ func (c *Client) begin(key string, buf []int) op {
 // next returns the next server of the order that is neither in backoff nor
 // syncing, or nil when there is none left.
 func (o *op) next() *server {
+	for {
+		if s := o.nextUp(); s == nil || !s.syncing() {
+			return s
+		}
+	}
+}
+
+// nextUp returns the next server of the order that is not in backoff,
+// syncing or not, or nil when there is none left.
+func (o *op) nextUp() *server {
 	for o.pos < len(o.order) {
 		s := o.c.servers[o.order[o.pos]]
 		o.pos++
-		if s.syncing() {
-			continue
-		}
 		switch s.available(o.now, o.c.backoff) {
 		case admitProbe:
 			o.probes[s.index/64] |= 1 << (s.index % 64)

@@ -145,7 +145,8 @@ func itemValue(item *memcache.Item) string {
 }
 
 // increment adds one to the decimal counter at key with Get and
-// CompareAndSwap, re-reading on conflicts as a session commit does.
+// CompareAndSwap, re-reading on conflicts and unconfirmed writes as a
+// session commit does.
 func increment(c clientcontract.Client, key string) error {
 	for range 100 {
 		item, err := c.Get(key)
@@ -158,7 +159,7 @@ func increment(c clientcontract.Client, key string) error {
 		}
 		item.Value = []byte(strconv.Itoa(n + 1))
 		err = c.CompareAndSwap(item)
-		if !errors.Is(err, memcache.ErrCASConflict) {
+		if !errors.Is(err, memcache.ErrCASConflict) && !errors.Is(err, ErrUnconfirmed) {
 			return err
 		}
 	}
