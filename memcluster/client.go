@@ -124,11 +124,12 @@ type Options struct {
 // the primary's copy.
 //
 // Delete. A deleted key is overwritten, not removed: DeleteFor writes a
-// tombstone to the key's home set (its first R servers, up or not) and its
-// handoff, and fails with ErrUnconfirmed when a home server cannot be
-// reached. Every copy the client makes (replication, repair, warm-up
-// healing, resync) uses Add or CompareAndSwap, which never replace a
-// tombstone. Touch goes to the write set and leaves tombstones alone.
+// tombstone to every reachable server, and fails with ErrUnconfirmed when
+// a server of the key's confirm set (its first max(R, 2) servers, up or
+// not) cannot be reached. Every copy the client makes (replication,
+// repair, warm-up healing, resync) uses Add or CompareAndSwap, which never
+// replace a tombstone. Touch goes to the write set and leaves tombstones
+// alone.
 //
 // Warm-up and resync. A server that rejoins may have restarted empty, or
 // may have been cut off with its data and now hold old copies; a read that
@@ -180,18 +181,19 @@ type Options struct {
 // client cannot tell apart while it lasts.
 //
 // Deletes (the guarantee sessions rely on). A DeleteFor that returned
-// success wrote its tombstone to every home server and the handoff. Until
-// the tombstone's life ends, no Get through any Client returns the key
-// again — not by repair, replication, warm-up healing, resync, failover or
-// a server that comes back with old data — unless a write of the key
-// (Set, Add) replaced the tombstone on purpose, or every server that holds
-// the tombstone restarts empty while a server that missed it (one outside
-// the home set and down at the time of the delete) still holds an old
-// copy: at least R servers restarting within the tombstone's life, R+1
-// when the handoff was reachable. A DeleteFor that cannot reach a home server fails with
-// ErrUnconfirmed; with R = 1 that is the key's one home server, with R >=
-// 2 any of them. So with a server down, deletes of the keys it is home to
-// fail until it is back: the price of never answering success for a delete
+// success wrote its tombstone to every server of the key's confirm set and
+// every other server it could reach. Until the tombstone's life ends, no
+// Get through any Client returns the key again — not by repair,
+// replication, warm-up healing, resync, failover or a server that comes
+// back with old data — unless a write of the key (Set, Add) replaced the
+// tombstone on purpose, or two servers of the confirm set are lost (stop
+// answering, or restart empty) while a server that was away at the delete
+// still holds an old copy it did not drop on its return (its resync drops
+// the copies of keys it is not home to). A DeleteFor that cannot reach a
+// server of the confirm set fails with ErrUnconfirmed: with R = 1 that is
+// the key's home server and the one after it, with R >= 2 its home
+// servers. So with a server down, deletes of the keys it confirms fail
+// until it is back: the price of never answering success for a delete
 // that a returning server could undo.
 //
 // Reads and writes, all servers up: each key lives on its primary, which
@@ -224,7 +226,7 @@ type Client struct {
 	sel       *RendezvousSelector
 	servers   []*server // index-aligned with sel.addrs
 	replicas  int       // R: servers each write goes to
-	readWidth int       // servers a Get or Delete consults: R plus the handoff
+	readWidth int       // servers a Get consults: R plus the handoff
 	// confirmWidth is how many servers of a key's order a delete must
 	// reach: R, and at least two, so that a copy left on a server that
 	// was away stays unread until two servers fail.

@@ -24,8 +24,8 @@ var ErrUnconfirmed = errors.New("memcluster: not confirmed by every server it mu
 // tombstone (see tombstone.go) to every server of the key's confirm set
 // (its home set, the first Options.Replicas servers of its rendezvous
 // order, up or not; with Replicas 1 also the server after it, which reads
-// fail over to when the one home server stops answering) and to the next
-// reachable server after them (its handoff), the primary last. It succeeds
+// fail over to when the one home server stops answering) and to every
+// other reachable server, the primary last. It succeeds
 // only when every server of the confirm set confirmed; one that cannot be
 // reached fails it with ErrUnconfirmed, and the primary's copy, which
 // reads are served from, is left as it was. It returns nil when some server held the
@@ -72,10 +72,10 @@ func (c *Client) DeleteFor(key string, life time.Duration) error {
 		}
 		hit = hit || held
 	}
-	// The handoff: the next reachable server, which holds the key's copy
-	// when one of its home servers was away; a syncing one too, which may
-	// hold such a copy from an earlier outage and serves again soon.
-	for ; len(targets) < c.readWidth && o.pos < len(o.order); o.pos++ {
+	// Every other reachable server too, syncing or not: one of them held
+	// the key's copy when servers before it were away, and a resync may
+	// copy it back from there.
+	for ; o.pos < len(o.order); o.pos++ {
 		s := c.servers[o.order[o.pos]]
 		if s.downUntil.Load() != 0 {
 			continue
