@@ -61,6 +61,6 @@ func (s *Session) loadLocked() {
 	}
 	s.st.startFresh(now, s.m.opts.Persistent)
 	if found {
-		s.st.ident.deadKey = who.key
+		s.st.ident.prev, s.st.ident.prevKey = prevDead, who.key
 	}
 }

@@ -36,21 +36,31 @@ const (
 	cookieExpire                     // expire it: the session was destroyed
 )
 
+// prevKind says what identity.prevKey names.
+type prevKind uint8
+
+const (
+	prevNone prevKind = iota
+	// prevStored: the stored session a pending regeneration replaces,
+	// deleted once the new ID is stored, left alone if storing fails.
+	prevStored
+	// prevDead: a verified cookie whose record was not found (ended,
+	// expired, or out of reach on a cluster). On a cluster a regeneration
+	// buries it once the new ID is stored, and so does a destroy, so the
+	// old cookie stays dead whatever copy of it may return.
+	prevDead
+)
+
 // identity is the session's place in the store.
 type identity struct {
 	state idState
-	id    string // "" while anonymous
-	key   string // the memcached key of id, filled by the store when needed
-	cas   uint64 // CAS id of the stored record as read; 0 = unknown, re-read before a swap
-	// prevKey is the key of the stored session a pending regeneration
-	// replaces: deleted once the new ID is stored, left alone if storing
-	// fails.
+	prev  prevKind // what prevKey names
+	id    string   // "" while anonymous
+	key   string   // the memcached key of id, filled by the store when needed
+	cas   uint64   // CAS id of the stored record as read; 0 = unknown, re-read before a swap
+	// prevKey is the key of an earlier session this one replaces (see
+	// prevKind).
 	prevKey string
-	// deadKey is the key of a verified cookie whose record was not found
-	// (ended, expired, or out of reach on a cluster), carried into a
-	// regeneration: on a cluster it is buried once the new ID is stored,
-	// so the old cookie stays dead whatever copy of it may return.
-	deadKey string
 }
 
 // state is one request's view of its session. It is allocated with the
@@ -206,15 +216,15 @@ func (st *state) setPersistent(on bool) bool {
 // becomes the pending previous one. With restartAt set (a login), the
 // absolute Lifetime counts from then.
 func (st *state) regenerate(newID func() string, restartAt int64) {
-	prevKey := st.ident.prevKey
+	prevKey, prev := st.ident.prevKey, st.ident.prev
 	if st.ident.state == idStored {
-		prevKey = st.ident.key
+		prevKey, prev = st.ident.key, prevStored
 	}
 	next := idFresh
-	if prevKey != "" {
+	if prev == prevStored {
 		next = idRegenerated
 	}
-	st.ident = identity{state: next, id: newID(), prevKey: prevKey, deadKey: st.ident.deadKey}
+	st.ident = identity{state: next, id: newID(), prev: prev, prevKey: prevKey}
 	st.cookie = cookieSend
 	if restartAt != 0 {
 		st.rec.created = restartAt
@@ -234,7 +244,7 @@ func (st *state) setGuard(stamp []byte, now int64) {
 // a pending regeneration's previous one.
 func (st *state) storedKeys() []string {
 	var keys []string
-	if st.ident.prevKey != "" {
+	if st.ident.prev == prevStored {
 		keys = append(keys, st.ident.prevKey)
 	}
 	if st.ident.state == idStored {
@@ -264,7 +274,7 @@ func (st *state) ended(now time.Time, persistent bool) {
 // is now unknown, so a second commit in this request re-reads first.
 func (st *state) written(rec *record) {
 	st.rec = *rec
-	st.ident.state, st.ident.cas, st.ident.prevKey = idStored, 0, ""
+	st.ident.state, st.ident.cas, st.ident.prev, st.ident.prevKey = idStored, 0, prevNone, ""
 	st.ch = changes{}
 }
 

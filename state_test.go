@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // The state is plain data: these tests drive its transitions without Gin or
@@ -129,4 +130,13 @@ func TestStateReplayCarriesGuardAndCreated(t *testing.T) {
 func startStoredWith(st *state, id, key string, rec record, cas uint64) {
 	st.rec = rec
 	st.startStored(id, key, cas)
+}
+
+// TestSessionFitsItsSizeClass pins the Session's size: every request that
+// uses a session allocates one, and 416 bytes is a Go allocation size
+// class. One more field moves it to the 448-byte class (+32 B per request).
+func TestSessionFitsItsSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(Session{}); size > 416 {
+		t.Fatalf("Session is %d bytes, past the 416-byte size class", size)
+	}
 }

@@ -143,7 +143,7 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 		_ = sto.delete(item.Key, sto.opts.IdleTimeout) // undo: the login fails
 		return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
 	}
-	if prev := st.ident.prevKey; prev != "" {
+	if prev := st.ident.prevKey; st.ident.prev == prevStored {
 		life := sto.opts.tombstoneLife(&st.rec, st.ch.persistent, now)
 		err := sto.delete(prev, life)
 		if err != nil {
@@ -241,7 +241,7 @@ func (sto *store) ended(st *state, now time.Time) error {
 // remove deletes the stored records of st (logout). A record already gone
 // is not an error.
 //
-// On a cluster it also buries the key of a dead cookie (identity.deadKey):
+// On a cluster it also buries the key of a dead cookie (prevDead):
 // a session that read as missing because its server was out of reach must
 // not come back once the logout has answered.
 func (sto *store) remove(st *state, now time.Time) error {
@@ -258,21 +258,21 @@ func (sto *store) remove(st *state, now time.Time) error {
 }
 
 // buryDead deletes, on a tombstoner, the key of the dead cookie a
-// regeneration or a destroy replaces (see identity.deadKey), whose record
+// regeneration or a destroy replaces (see prevDead), whose record
 // could not be read: a copy of it that was out of reach (a partitioned
 // server) must not come back once the login or logout has answered. Its
 // record is unknown, so the tombstone lives as long as a remembered
 // session could.
 func (sto *store) buryDead(st *state) error {
 	t, ok := sto.client.(tombstoner)
-	if !ok || st.ident.deadKey == "" {
+	if !ok || st.ident.prev != prevDead {
 		return nil
 	}
-	err := t.DeleteFor(st.ident.deadKey, max(sto.opts.IdleTimeout, sto.opts.RememberFor))
+	err := t.DeleteFor(st.ident.prevKey, max(sto.opts.IdleTimeout, sto.opts.RememberFor))
 	if err != nil && !isMiss(err) {
 		return err
 	}
-	st.ident.deadKey = ""
+	st.ident.prev, st.ident.prevKey = prevNone, ""
 	return nil
 }
 
