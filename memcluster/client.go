@@ -514,18 +514,19 @@ func (c *Client) dropCopies(o *op) {
 	}
 }
 
-// replicate copies item, which primary accepted, to the next R-1
-// reachable servers of o and to every other reachable home server,
+// replicate brings the next R-1 reachable servers of o and every other
+// reachable home server up to the primary's value after item's write,
 // best-effort (see server.put: never over a newer copy or a tombstone).
-// When the primary stops answering before a copy could be checked against
-// it, the write is confirmed on the followers themselves, or fails with
-// ErrUnconfirmed.
+// When the primary stops answering before that could be checked, the
+// write is confirmed on the followers themselves (each must hold item), or
+// fails with ErrUnconfirmed.
 func (c *Client) replicate(o *op, primary *server, item *memcache.Item) error {
 	var buf [rankStack]*server
 	followers := buf[:0]
 	lost := false
+	copyExp := c.expiration(int64(c.copyTTL / time.Second))
 	copyTo := func(s *server) bool {
-		err := s.put(item, primary)
+		err := s.put(item, primary, copyExp)
 		var pl *primaryLost
 		if errors.As(err, &pl) {
 			_ = o.unreachable(primary, pl.err)

@@ -120,36 +120,38 @@ func (e *primaryLost) Error() string {
 	return "memcluster: primary lost during replication: " + e.err.Error()
 }
 
-// put copies item, a write primary accepted, to s, a follower, unless s
-// holds a tombstone of its key or the primary already holds a newer value
-// (whose own replication copies it): it reads s, then checks that the
-// primary still holds item, then writes with Add where s lacked the key,
-// else with CompareAndSwap on what it read. A newer copy or a tombstone
-// that reaches s in between changes s's CAS id, so the copy of an older
-// write never lands after a newer one, and never replaces a tombstone.
-func (s *server) put(item *memcache.Item, primary *server) error {
-	cp := *item
+// put brings s, a follower, up to the primary's value after a write the
+// primary accepted (item): it reads s, then the primary, and where s lacks
+// the primary's value writes it with Add, or with CompareAndSwap on what
+// it read, so that a newer copy or a tombstone reaching s in between is
+// never replaced. The primary's value is item's, or a newer write's that
+// includes it; a newer value gets copyExp, since its own expiration is not
+// known here. It stops when s holds a tombstone or the primary's value.
+func (s *server) put(item *memcache.Item, primary *server, copyExp int32) error {
 	for range putAttempts {
 		cur, err := s.mc.Get(item.Key)
 		missing := errors.Is(err, memcache.ErrCacheMiss)
-		switch {
-		case err != nil && !missing:
+		if err != nil && !missing {
 			return err
-		case !missing && (isTombstone(cur) || sameValue(cur, item)):
+		}
+		latest, perr := primary.mc.Get(item.Key)
+		switch {
+		case isUnreachable(perr):
+			return &primaryLost{perr}
+		case perr != nil || isTombstone(latest):
+			return nil // deleted or gone meanwhile: nothing to copy
+		case !missing && (isTombstone(cur) || sameValue(cur, latest)):
 			return nil
 		}
-		latest, err := primary.mc.Get(item.Key)
-		switch {
-		case isUnreachable(err):
-			return &primaryLost{err}
-		case err != nil || isTombstone(latest) || !sameValue(latest, item):
-			return nil // superseded
+		cp := &memcache.Item{Key: item.Key, Value: latest.Value, Flags: latest.Flags, Expiration: item.Expiration}
+		if !sameValue(latest, item) {
+			cp.Expiration = copyExp
 		}
 		if missing {
-			err = s.mc.Add(&cp)
+			err = s.mc.Add(cp)
 		} else {
 			cp.CasID = cur.CasID
-			err = s.mc.CompareAndSwap(&cp)
+			err = s.mc.CompareAndSwap(cp)
 		}
 		if !isRaceLost(err) {
 			return err
