@@ -103,15 +103,18 @@ type Options struct {
 // primary was away.
 //
 // Writes: primary decides. Add, Set and CompareAndSwap run on the primary
-// alone and its answer is returned, ErrNotStored and ErrCASConflict included.
-// Only after it succeeds do the followers receive a copy, best-effort: with
-// Add where the follower lacks the key, else with CompareAndSwap over what
-// it holds, never over a tombstone (see Delete). A follower that cannot be
-// reached is marked down and replaced by the next reachable server; other
-// follower answers are ignored. A Set the primary refuses (a too-large
-// item: memcached then drops the old value) deletes the other copies of the
-// read set, as a single server would. Two writes that race on one key may
-// leave a follower one version behind the primary until the next write.
+// (the first server of the read set that is not syncing) and its answer is
+// returned, ErrNotStored and ErrCASConflict included. Only after it
+// succeeds are the followers brought to the primary's value: each is read,
+// the primary is read, and the primary's value is written with Add or
+// CompareAndSwap on what the follower held, so that neither a copy of an
+// older write nor anything over a tombstone lands. A follower that cannot
+// be reached is marked down and replaced by the next reachable server;
+// other follower answers are ignored. When the primary stops answering
+// before that, the write is reported done only if every follower holds it
+// (ErrUnconfirmed otherwise). A Set the primary refuses (a too-large item:
+// memcached then drops the old value) deletes the other copies of the read
+// set, as a single server would.
 //
 // Reads. Get asks the read set in order and the first answer wins, so a
 // hit on the primary costs one round trip and a miss costs up to R+2 (the
@@ -213,13 +216,11 @@ type Options struct {
 // What is not guaranteed. Failover is per Client: two processes that see
 // different servers down (an asymmetric partition) can accept writes of one
 // key on two servers, and the resync then keeps the copy of the server
-// that decided for this Client. A follower copy of two racing writes can
-// end up at the older one when the primary stops answering between them;
-// the newer write is then reported as failed (ErrUnconfirmed), not lost
-// silently, unless the older write's copy lands after that check. A
-// metadump is no snapshot: a key every peer's listing missed is copied
-// back by the first read instead. Expirations are approximate across
-// copies (each server's clock ticks on its own).
+// that decided for this Client. With R = 1 a server that restarts empty
+// loses the writes of the keys it led. A metadump is no snapshot: a key
+// every peer's listing missed is copied back by the first read instead.
+// Expirations are approximate across copies (each server's clock ticks on
+// its own, and a copy of a value this Client did not write gets CopyTTL).
 //
 // Errors never contain keys. Health is per server and per Client.
 type Client struct {
