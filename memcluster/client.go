@@ -1,6 +1,7 @@
 package memcluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -278,47 +279,24 @@ func New(servers []string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	replicas := max(opts.Replicas, 1)
-	backoff := opts.DownBackoff
-	if backoff == 0 {
-		backoff = DefaultDownBackoff
-	}
-	repairTTL := opts.RepairTTL
-	if repairTTL == 0 {
-		repairTTL = DefaultRepairTTL
-	}
-	copyTTL := opts.CopyTTL
-	if copyTTL == 0 {
-		copyTTL = repairTTL
-	}
-	tombstoneTTL := opts.TombstoneTTL
-	if tombstoneTTL == 0 {
-		tombstoneTTL = DefaultTombstoneTTL
-	}
+	repairTTL := cmp.Or(opts.RepairTTL, DefaultRepairTTL)
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	timeout := opts.Timeout
-	if timeout == 0 {
-		timeout = memcache.DefaultTimeout
-	}
-	resyncRate := opts.ResyncRate
-	if resyncRate == 0 {
-		resyncRate = DefaultResyncRate
-	}
 	c := &Client{
-		timeout:      timeout,
-		resyncRate:   resyncRate,
+		timeout:      cmp.Or(opts.Timeout, memcache.DefaultTimeout),
+		resyncRate:   cmp.Or(opts.ResyncRate, DefaultResyncRate),
 		closed:       make(chan struct{}),
 		sel:          sel,
 		servers:      make([]*server, len(servers)),
 		replicas:     replicas,
 		readWidth:    min(replicas+1, len(servers)),
 		confirmWidth: min(max(replicas, 2), len(servers)),
-		backoff:      int64(backoff),
+		backoff:      int64(cmp.Or(opts.DownBackoff, DefaultDownBackoff)),
 		repairTTL:    repairTTL,
-		tombTTL:      tombstoneTTL,
-		copyTTL:      max(copyTTL, time.Second),
+		tombTTL:      cmp.Or(opts.TombstoneTTL, DefaultTombstoneTTL),
+		copyTTL:      max(cmp.Or(opts.CopyTTL, repairTTL), time.Second),
 		logger:       logger,
 		now:          time.Now,
 	}

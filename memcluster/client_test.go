@@ -56,6 +56,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"negative max idle conns", two, Options{MaxIdleConns: -1}, "negative"},
 		{"negative backoff", two, Options{DownBackoff: -time.Second}, "negative"},
 		{"negative repair TTL", two, Options{RepairTTL: -time.Second}, "negative"},
+		{"negative copy TTL", two, Options{CopyTTL: -time.Second}, "negative"},
+		{"negative tombstone TTL", two, Options{TombstoneTTL: -time.Second}, "negative"},
 		{"sub-second repair TTL", two, Options{RepairTTL: time.Second - 1}, "RepairTTL must be at least one second"},
 		{"too many servers", many, Options{}, "at most 255"},
 	}
