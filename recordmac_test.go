@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -123,13 +124,26 @@ func TestRecordCopiedToAnotherKeyReadsAsNoSession(t *testing.T) {
 // OldSecrets) still loads, and the request re-seals it with the current
 // secret even though it changed nothing. Only once: the next read writes
 // nothing.
+//
+// The old secret may be any of OldSecrets: here the first of two (a second
+// rotation), where the search must stop at the first that verifies.
 func TestRecordSealedWithOldSecretIsResealed(t *testing.T) {
 	oldSecret, newSecret := testSecret, strings.Repeat("n", 40)
+	for _, olds := range [][]string{{oldSecret}, {oldSecret, strings.Repeat("o", 40)}} {
+		t.Run(strconv.Itoa(len(olds))+" old secrets", func(t *testing.T) {
+			testRecordResealed(t, oldSecret, newSecret, olds)
+		})
+	}
+}
+
+// testRecordResealed seals a record with oldSecret, then reads it with
+// newSecret and olds as OldSecrets.
+func testRecordResealed(t *testing.T, oldSecret, newSecret string, olds []string) {
 	forEachBackend(t, func(t *testing.T, client Client) {
 		prefix := uniquePrefix()
 		before := integrityApp(t, client, Options{Secret: oldSecret, KeyPrefix: prefix})
 		cookie, key := before.login("alice")
-		after := integrityApp(t, client, Options{Secret: newSecret, OldSecrets: []string{oldSecret}, KeyPrefix: prefix})
+		after := integrityApp(t, client, Options{Secret: newSecret, OldSecrets: olds, KeyPrefix: prefix})
 		after.wantMe(cookie, "alice", "old-sealed record after the rotation")
 
 		stored := after.raw(key)
