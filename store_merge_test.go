@@ -1,0 +1,95 @@
+package ginsession
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/gin-gonic/gin"
+)
+
+// TestMergeKeepsWhatTheMergedRecordIs: request A loads a browser session;
+// request B turns on "remember me" and commits; A's write then conflicts
+// and merges. The merged record is remembered, so it must be written with
+// the remembered expiration, not A's idle one: after idling past
+// IdleTimeout the user is still logged in.
+func TestMergeKeepsWhatTheMergedRecordIs(t *testing.T) {
+	a, clock := clockApp(t, Options{IdleTimeout: 30 * time.Minute})
+	aLoaded, bCommitted := make(chan struct{}), make(chan struct{})
+	a.engine.GET("/note", func(c *gin.Context) {
+		s := Default(c)
+		_ = s.Get("user_name")
+		close(aLoaded)
+		<-bCommitted
+		s.Set("note", "hi")
+		c.String(http.StatusOK, "noted")
+	})
+	a.engine.GET("/remember", func(c *gin.Context) {
+		Default(c).SetPersistent(true)
+		c.String(http.StatusOK, "remembered")
+	})
+	a.get("/login")
+	cookie := a.cookie
+	casBefore := a.store.cas.Load()
+
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- a.serve("/note", cookie) }()
+	<-aLoaded
+	recB := a.serve("/remember", cookie)
+	close(bCommitted)
+	recA := <-done
+	if recA.Code != http.StatusOK || recB.Code != http.StatusOK {
+		t.Fatalf("requests: A %d, B %d", recA.Code, recB.Code)
+	}
+	if n := a.store.cas.Load() - casBefore; n < 3 {
+		t.Fatalf("%d CompareAndSwap calls: A's commit did not conflict and merge", n)
+	}
+	clock.Advance(2 * time.Hour) // idle far past IdleTimeout
+	if got := a.get("/").Body.String(); got != "alice" {
+		t.Fatalf("the remembered session is gone after the merge and an idle spell: %q", got)
+	}
+	if r := a.storedRecord(); r == nil || string(r.value("note")) != "\xa2hi" || !r.persistent {
+		t.Fatalf("stored record after the merge: %+v", r)
+	}
+}
+
+// conflictingClient answers every CompareAndSwap with a conflict, and
+// counts them.
+type conflictingClient struct {
+	Client
+	cas atomic.Int64
+}
+
+func (c *conflictingClient) CompareAndSwap(*memcache.Item) error {
+	c.cas.Add(1)
+	return memcache.ErrCASConflict
+}
+
+// TestMergeRetriesExactlyMaxRetries: against a store where every
+// CompareAndSwap conflicts, a commit tries once and then re-reads and
+// merges exactly MaxRetries times before it gives up, with an error that
+// says so and matches memcache.ErrCASConflict.
+func TestMergeRetriesExactlyMaxRetries(t *testing.T) {
+	client := &conflictingClient{Client: NewMemoryClient()}
+	a := newApp(t, client, Options{MaxRetries: 3})
+	a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", "alice") })
+	var saveErr error
+	a.engine.GET("/note", func(c *gin.Context) {
+		s := Default(c)
+		s.Set("note", "hi")
+		saveErr = s.Save()
+	})
+	a.get("/login")
+	a.get("/note")
+	if n := client.cas.Load(); n != 4 {
+		t.Errorf("%d CompareAndSwap calls, want 4 (one, then MaxRetries=3 merges)", n)
+	}
+	if !errors.Is(saveErr, memcache.ErrCASConflict) || !strings.Contains(saveErr.Error(), "gave up after 3") {
+		t.Errorf("Save = %v, want an error that gave up after 3 merges", saveErr)
+	}
+}
