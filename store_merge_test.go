@@ -93,3 +93,57 @@ func TestMergeRetriesExactlyMaxRetries(t *testing.T) {
 		t.Errorf("Save = %v, want an error that gave up after 3 merges", saveErr)
 	}
 }
+
+// TestMergeReplaysAClear: request A clears the session and sets a theme;
+// request B adds a note and commits between A's load and A's commit. A's
+// merge replays the Clear as a Clear: the record holds exactly {theme}.
+func TestMergeReplaysAClear(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/fill", func(c *gin.Context) {
+			s := Default(c)
+			s.Set("cart", "full")
+			s.Set("role", "admin")
+		})
+		aLoaded, bCommitted := make(chan struct{}), make(chan struct{})
+		a.engine.GET("/reset", func(c *gin.Context) {
+			s := Default(c)
+			_ = s.Get("cart")
+			close(aLoaded)
+			<-bCommitted
+			s.Clear()
+			s.Set("theme", "dark")
+			c.String(http.StatusOK, "reset")
+		})
+		a.engine.GET("/note", func(c *gin.Context) {
+			Default(c).Set("note", "hi")
+			c.String(http.StatusOK, "noted")
+		})
+		a.get("/fill")
+		cookie := a.cookie
+		casBefore := a.store.cas.Load()
+		done := make(chan *httptest.ResponseRecorder)
+		go func() { done <- a.serve("/reset", cookie) }()
+		<-aLoaded
+		recB := a.serve("/note", cookie)
+		close(bCommitted)
+		recA := <-done
+		if recA.Code != http.StatusOK || recB.Code != http.StatusOK {
+			t.Fatalf("requests: A %d, B %d", recA.Code, recB.Code)
+		}
+		if n := a.store.cas.Load() - casBefore; n < 3 {
+			t.Fatalf("%d CompareAndSwap calls: A's commit did not conflict and merge", n)
+		}
+		r := a.storedRecord()
+		if r == nil {
+			t.Fatal("the session is gone from the store")
+		}
+		var keys []string
+		for k := range r.all() {
+			keys = append(keys, k)
+		}
+		if len(keys) != 1 || string(r.value("theme")) != "\xa4dark" {
+			t.Fatalf("stored keys %v after the merge, want exactly [theme]", keys)
+		}
+	})
+}
