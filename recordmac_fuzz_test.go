@@ -111,6 +111,8 @@ func fuzzRecordSeeds() (seeds [][]byte, valid int) {
 		// Deep nesting, a str8 key claiming 32 bytes with only 10 left.
 		sealed(append(append([]byte{0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, 100)...), 0xc0, 0x90)...),
 		sealed(append([]byte{0x81, 0xd9, 0x20}, "0123456789"...)...),
+		// A key header claiming one byte more than the record has left.
+		sealed(0x81, 0xa3, 'k', 'e'),
 		// Truncated, a trailing byte, the previous version, no tag field.
 		good[:len(good)-1],
 		append(bytes.Clone(good), 0),
