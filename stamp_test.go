@@ -225,3 +225,37 @@ func TestStampCheckedInTheFutureIsDue(t *testing.T) {
 		t.Errorf("%d lookups with the last check in the future, want 1", n)
 	}
 }
+
+// TestLoginWrapsAStampLookupError: Login while UserStamp fails returns an
+// error that wraps the lookup's, so the handler can tell why.
+func TestLoginWrapsAStampLookupError(t *testing.T) {
+	dbDown := errors.New("user database unreachable")
+	var loginErr error
+	a := newApp(t, NewMemoryClient(), Options{UserStamp: func(*gin.Context, string) (string, error) { return "", dbDown }})
+	a.engine.GET("/signin", func(c *gin.Context) { loginErr = Login(c, "alice") })
+	a.get("/signin")
+	if !errors.Is(loginErr, dbDown) {
+		t.Fatalf("Login = %v, want an error wrapping the stamp lookup's", loginErr)
+	}
+}
+
+// TestUserAfterTheHeaderFailsClosedOnAStampError: once the header is out,
+// the ErrorHandler can no longer answer; a stamp check that fails then
+// must still not hand the handler the user's name.
+func TestUserAfterTheHeaderFailsClosedOnAStampError(t *testing.T) {
+	clock := newFakeClock()
+	a, users := stampApp(t, newMemoryClient(clock.Now), clock)
+	a.engine.GET("/late", func(c *gin.Context) {
+		_, _ = c.Writer.WriteString("hello ")
+		_, _ = c.Writer.WriteString(User(c))
+	})
+	a.cookie = a.loginAs("alice")
+	if body := a.get("/late").Body.String(); body != "hello alice" {
+		t.Fatalf("control: %q, want hello alice", body)
+	}
+	clock.Advance(2 * time.Minute) // past StampCheck: the next read checks
+	users.fail.Store(true)
+	if body := a.get("/late").Body.String(); strings.Contains(body, "alice") {
+		t.Fatalf("a failed stamp check after the header still served the user: %q", body)
+	}
+}
