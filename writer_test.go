@@ -253,3 +253,49 @@ func TestLateCookieChangeIsReported(t *testing.T) {
 		t.Errorf("the existing session's change was not stored: %v", r)
 	}
 }
+
+// TestWritesAfterAFailedCommitSendOnlyTheErrorPage: a new session whose
+// Add fails at the handler's first write, a bare WriteString: the client
+// gets exactly the ErrorHandler's answer, never followed by the handler's
+// bytes. A Hijack after the same failure fails instead of handing over the
+// connection.
+func TestWritesAfterAFailedCommitSendOnlyTheErrorPage(t *testing.T) {
+	fo := &failOnce{Client: NewMemoryClient(), err: errors.New("write timeout")}
+	a := newApp(t, fo, Options{ErrorHandler: func(c *gin.Context, err error) {
+		c.String(http.StatusServiceUnavailable, "store down")
+	}})
+	a.engine.GET("/bare", func(c *gin.Context) {
+		Default(c).Set("user_name", "alice")
+		fo.op = "add"
+		_, _ = c.Writer.WriteString("handler bytes")
+		_, _ = c.Writer.WriteString(" and more")
+	})
+	var hijackErr error
+	a.engine.GET("/hijack", func(c *gin.Context) {
+		Default(c).Set("user_name", "alice")
+		fo.op = "add"
+		conn, _, err := c.Writer.Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+		hijackErr = err
+	})
+	if rec := a.get("/bare"); rec.Code != http.StatusServiceUnavailable || rec.Body.String() != "store down" {
+		t.Fatalf("after a failed commit: %d %q, want exactly the ErrorHandler's 503", rec.Code, rec.Body.String())
+	}
+
+	srv := httptest.NewServer(a.engine)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/hijack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if hijackErr == nil {
+		t.Fatal("Hijack after a failed commit handed over the connection")
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || string(body) != "store down" {
+		t.Fatalf("Hijack after a failed commit: %d %q, want the ErrorHandler's 503", resp.StatusCode, body)
+	}
+}
