@@ -35,32 +35,45 @@ func (s *Session) with(fn func(st *state)) error {
 // loadLocked reads the cookie and, when it verifies, the stored session.
 // Forged, malformed and oversized cookies are ignored without any store
 // access; a missing, expired or unreadable record gives a fresh session.
+// A verified cookie whose record is missing does not end the search: the
+// next verified candidate is tried (one store read each, within the
+// candidate limit), so a planted cookie of an ended session, sent before
+// the real one, cannot make every request anonymous.
 func (s *Session) loadLocked() {
 	now := s.m.now()
-	var who *cookieIdentity
-	found := requestCookies(s.req.Header, s.m.opts.CookieName, maxCandidate, func(value string) bool {
-		var ok bool
-		who, ok = s.m.ids.resolve(value)
-		return ok
-	})
-	if found {
+	deadKey := "" // the first verified cookie's key whose record was missing
+	var loadErr error
+	loaded := requestCookies(s.req.Header, s.m.opts.CookieName, maxCandidate, func(value string) bool {
+		who, ok := s.m.ids.resolve(value)
+		if !ok {
+			return false
+		}
 		cas, found, err := s.m.store.load(&s.st.rec, who.key, now)
-		if err != nil {
-			s.st.load, s.st.loadErr = loadFailed, err
-			return
-		}
-		if found {
-			s.st.startStored(who.id, who.key, cas)
-			rec := &s.st.rec
-			s.st.ch.refresh = s.m.opts.refreshDue(rec, now) || rec.oldSeal // re-seal with the current secret
-			if !who.current {
-				s.st.cookie = cookieSend // re-sign with the current secret
+		switch {
+		case err != nil:
+			loadErr = err
+			return true
+		case !found:
+			if deadKey == "" {
+				deadKey = who.key
 			}
-			return
+			return false
 		}
-	}
-	s.st.startFresh(now, s.m.opts.Persistent)
-	if found {
-		s.st.ident.prev, s.st.ident.prevKey = prevDead, who.key
+		s.st.startStored(who.id, who.key, cas)
+		rec := &s.st.rec
+		s.st.ch.refresh = s.m.opts.refreshDue(rec, now) || rec.oldSeal // re-seal with the current secret
+		if !who.current {
+			s.st.cookie = cookieSend // re-sign with the current secret
+		}
+		return true
+	})
+	switch {
+	case loadErr != nil:
+		s.st.load, s.st.loadErr = loadFailed, loadErr
+	case !loaded:
+		s.st.startFresh(now, s.m.opts.Persistent)
+		if deadKey != "" {
+			s.st.ident.prev, s.st.ident.prevKey = prevDead, deadKey
+		}
 	}
 }

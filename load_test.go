@@ -185,3 +185,27 @@ func TestPanicInLoadDoesNotHang(t *testing.T) {
 		t.Fatal("request hung: the panicking load left the session locked and abandon deadlocked")
 	}
 }
+
+// TestDeadCookieDoesNotHideTheRealOne: anyone can mint a validly signed
+// cookie of an ended session (get one, log out). Planted before the real
+// cookie (a longer Path is sent first), it must not make the visitor
+// anonymous: the next verified candidate is read.
+func TestDeadCookieDoesNotHideTheRealOne(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := newApp(t, client, Options{})
+		a.engine.GET("/login", func(c *gin.Context) { Default(c).Set("user_name", c.Query("u")) })
+		a.engine.GET("/logout", func(c *gin.Context) { _ = Default(c).Destroy() })
+		a.engine.GET("/me", func(c *gin.Context) { c.String(http.StatusOK, "%s", Default(c).GetString("user_name")) })
+		a.get("/login?u=mallory")
+		dead := a.cookie
+		a.get("/logout")
+		a.cookie = ""
+		a.get("/login?u=alice")
+		real := a.cookie
+		a.cookie = ""
+		rec := a.do(http.MethodGet, "/me", nil, "Cookie", "session_id="+dead+"; session_id="+real)
+		if got := rec.Body.String(); got != "alice" {
+			t.Fatalf("with a dead cookie sent first: %q, want alice", got)
+		}
+	})
+}
