@@ -147,6 +147,9 @@ func FuzzDecodeRecord(f *testing.F) {
 	for _, seed := range seeds {
 		f.Add(seed)
 	}
+	for _, sf := range storedFormats { // records as earlier versions wrote them
+		f.Add(readStoredFormat(f, sf.file))
+	}
 	rs, oldOnly := fuzzSealers()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := bytes.Clone(b)
