@@ -31,8 +31,7 @@ func (c *Client) repair(o *op, primary, holder *server, item *memcache.Item, han
 				return nil, memcache.ErrCacheMiss
 			}
 			if handoff { // delete it only if unchanged: a CAS that expires it
-				gone := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID}
-				_ = o.unreachable(holder, holder.mc.CompareAndSwap(gone))
+				_ = o.unreachable(holder, holder.expireIfUnchanged(item))
 			}
 			got.CasID = primary.tagCAS(got.CasID)
 			return got, nil

@@ -193,8 +193,7 @@ func (c *Client) dropLeftovers(s *server) (int, error) {
 		if !homeOf(home, s.index) && c.allHold(home, key) {
 			item, err := s.mc.Get(key)
 			if err == nil && !isTombstone(item) {
-				gone := &memcache.Item{Key: key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID}
-				if s.mc.CompareAndSwap(gone) == nil {
+				if s.expireIfUnchanged(item) == nil {
 					dropped++
 				}
 			}
@@ -302,8 +301,7 @@ func (c *Client) dropHandoff(s, peer *server, key string, _ int64, home, _ []int
 	if held, err := s.holds(key); err != nil || !held {
 		return false
 	}
-	gone := &memcache.Item{Key: key, Value: theirs.Value, Flags: theirs.Flags, Expiration: -1, CasID: theirs.CasID}
-	return peer.mc.CompareAndSwap(gone) == nil
+	return peer.expireIfUnchanged(theirs) == nil
 }
 
 // dumpKeys lists the keys server p holds, with their absolute expiration
@@ -374,6 +372,5 @@ func (c *Client) dropHandoffCopy(o *op) {
 	if o.unreachable(h, err) || err != nil || isTombstone(item) {
 		return
 	}
-	gone := &memcache.Item{Key: o.key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID}
-	_ = o.unreachable(h, h.mc.CompareAndSwap(gone))
+	_ = o.unreachable(h, h.expireIfUnchanged(item))
 }

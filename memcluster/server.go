@@ -160,6 +160,13 @@ func (s *server) put(item *memcache.Item, primary *server, copyExp int32) error 
 	return nil
 }
 
+// expireIfUnchanged removes item, as s returned it from a Get, if it is
+// unchanged since: a CompareAndSwap that expires it, so that a write that
+// landed meanwhile is kept.
+func (s *server) expireIfUnchanged(item *memcache.Item) error {
+	return s.mc.CompareAndSwap(&memcache.Item{Key: item.Key, Value: item.Value, Flags: item.Flags, Expiration: -1, CasID: item.CasID})
+}
+
 // sameValue reports whether a and b hold the same value and flags.
 func sameValue(a, b *memcache.Item) bool {
 	return a.Flags == b.Flags && bytes.Equal(a.Value, b.Value)
