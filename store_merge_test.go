@@ -20,12 +20,11 @@ import (
 // IdleTimeout the user is still logged in.
 func TestMergeKeepsWhatTheMergedRecordIs(t *testing.T) {
 	a, clock := clockApp(t, Options{IdleTimeout: 30 * time.Minute})
-	aLoaded, bCommitted := make(chan struct{}), make(chan struct{})
+	race := newMergeRace()
 	a.engine.GET("/note", func(c *gin.Context) {
 		s := Default(c)
 		_ = s.Get("user_name")
-		close(aLoaded)
-		<-bCommitted
+		race.pause()
 		s.Set("note", "hi")
 		c.String(http.StatusOK, "noted")
 	})
@@ -34,27 +33,49 @@ func TestMergeKeepsWhatTheMergedRecordIs(t *testing.T) {
 		c.String(http.StatusOK, "remembered")
 	})
 	a.get("/login")
-	cookie := a.cookie
-	casBefore := a.store.cas.Load()
-
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- a.serve("/note", cookie) }()
-	<-aLoaded
-	recB := a.serve("/remember", cookie)
-	close(bCommitted)
-	recA := <-done
-	if recA.Code != http.StatusOK || recB.Code != http.StatusOK {
-		t.Fatalf("requests: A %d, B %d", recA.Code, recB.Code)
-	}
-	if n := a.store.cas.Load() - casBefore; n < 3 {
-		t.Fatalf("%d CompareAndSwap calls: A's commit did not conflict and merge", n)
-	}
+	race.run(a, a.cookie, "/note", "/remember")
 	clock.Advance(2 * time.Hour) // idle far past IdleTimeout
 	if got := a.get("/").Body.String(); got != "alice" {
 		t.Fatalf("the remembered session is gone after the merge and an idle spell: %q", got)
 	}
 	if r := a.storedRecord(); r == nil || string(r.value("note")) != "\xa2hi" || !r.persistent {
 		t.Fatalf("stored record after the merge: %+v", r)
+	}
+}
+
+// mergeRace makes request A's commit conflict: A's handler calls pause
+// between its load and its change, and request B, served meanwhile on the
+// same cookie, commits first.
+type mergeRace struct{ loaded, resume chan struct{} }
+
+func newMergeRace() *mergeRace {
+	return &mergeRace{loaded: make(chan struct{}), resume: make(chan struct{})}
+}
+
+// pause is called by A's handler after its load: it waits until B has
+// committed.
+func (m *mergeRace) pause() {
+	close(m.loaded)
+	<-m.resume
+}
+
+// run serves A at pathA and, while A waits, B at pathB, both on cookie; it
+// fails unless both answer 200 and A's commit conflicted and merged (B's
+// CompareAndSwap, A's conflicting one and A's retry).
+func (m *mergeRace) run(a *app, cookie, pathA, pathB string) {
+	a.t.Helper()
+	casBefore := a.store.cas.Load()
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- a.serve(pathA, cookie) }()
+	<-m.loaded
+	recB := a.serve(pathB, cookie)
+	close(m.resume)
+	recA := <-done
+	if recA.Code != http.StatusOK || recB.Code != http.StatusOK {
+		a.t.Fatalf("requests: A %d, B %d", recA.Code, recB.Code)
+	}
+	if n := a.store.cas.Load() - casBefore; n < 3 {
+		a.t.Fatalf("%d CompareAndSwap calls: A's commit did not conflict and merge", n)
 	}
 }
 
@@ -105,12 +126,11 @@ func TestMergeReplaysAClear(t *testing.T) {
 			s.Set("cart", "full")
 			s.Set("role", "admin")
 		})
-		aLoaded, bCommitted := make(chan struct{}), make(chan struct{})
+		race := newMergeRace()
 		a.engine.GET("/reset", func(c *gin.Context) {
 			s := Default(c)
 			_ = s.Get("cart")
-			close(aLoaded)
-			<-bCommitted
+			race.pause()
 			s.Clear()
 			s.Set("theme", "dark")
 			c.String(http.StatusOK, "reset")
@@ -120,20 +140,7 @@ func TestMergeReplaysAClear(t *testing.T) {
 			c.String(http.StatusOK, "noted")
 		})
 		a.get("/fill")
-		cookie := a.cookie
-		casBefore := a.store.cas.Load()
-		done := make(chan *httptest.ResponseRecorder)
-		go func() { done <- a.serve("/reset", cookie) }()
-		<-aLoaded
-		recB := a.serve("/note", cookie)
-		close(bCommitted)
-		recA := <-done
-		if recA.Code != http.StatusOK || recB.Code != http.StatusOK {
-			t.Fatalf("requests: A %d, B %d", recA.Code, recB.Code)
-		}
-		if n := a.store.cas.Load() - casBefore; n < 3 {
-			t.Fatalf("%d CompareAndSwap calls: A's commit did not conflict and merge", n)
-		}
+		race.run(a, a.cookie, "/reset", "/note")
 		r := a.storedRecord()
 		if r == nil {
 			t.Fatal("the session is gone from the store")

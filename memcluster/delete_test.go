@@ -12,14 +12,8 @@ import (
 // buried reports whether the server at addr holds a tombstone of key.
 func buried(t *testing.T, addr, key string) bool {
 	t.Helper()
-	item, err := direct(addr).Get(key)
-	if errors.Is(err, memcache.ErrCacheMiss) {
-		return false
-	}
-	if err != nil {
-		t.Fatalf("direct get on %s: %v", addr, err)
-	}
-	return isTombstone(item)
+	item := heldItem(t, addr, key)
+	return item != nil && isTombstone(item)
 }
 
 // TestDeleteBuriesEveryCopy: Delete leaves a tombstone on the key's two

@@ -70,17 +70,24 @@ func direct(addr string) *memcache.Client {
 	return mc
 }
 
-// heldBy reports whether the server at addr holds key with value want.
-func heldBy(t *testing.T, addr, key, want string) bool {
+// heldItem returns the item the server at addr holds for key, or nil.
+func heldItem(t *testing.T, addr, key string) *memcache.Item {
 	t.Helper()
 	item, err := direct(addr).Get(key)
 	if errors.Is(err, memcache.ErrCacheMiss) {
-		return false
+		return nil
 	}
 	if err != nil {
 		t.Fatalf("direct get on %s: %v", addr, err)
 	}
-	return string(item.Value) == want
+	return item
+}
+
+// heldBy reports whether the server at addr holds key with value want.
+func heldBy(t *testing.T, addr, key, want string) bool {
+	t.Helper()
+	item := heldItem(t, addr, key)
+	return item != nil && string(item.Value) == want
 }
 
 // waitFor polls cond until it holds, failing the test after a generous
