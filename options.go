@@ -192,9 +192,11 @@ type Options struct {
 	// example memcached is down) while the header is unwritten: a failed
 	// load, the automatic commit, a failed Destroy, a failed Save or Login
 	// the handler did not answer itself, or a session over MaxSize
-	// (ErrTooLarge). Default: 503 Service Unavailable with a short text
-	// body, and Retry-After except for ErrTooLarge, which a retry cannot fix. The
-	// error is recorded with c.Error and logged whatever the handler does.
+	// (ErrTooLarge). Default: 503 Service Unavailable with a short body,
+	// JSON ({"error": "..."}) when the request's Accept header names a JSON
+	// type and not text/html, plain text otherwise; and Retry-After except
+	// for ErrTooLarge, which a retry cannot fix. The error is recorded with
+	// c.Error and logged whatever the handler does.
 	ErrorHandler func(c *gin.Context, err error)
 
 	// Logger receives store faults, failed saves and corrupt data. A fault
@@ -380,17 +382,4 @@ func (o Options) withDefaults() (Options, error) {
 		o.DownBackoff = DefaultDownBackoff
 	}
 	return o, nil
-}
-
-// defaultErrorHandler answers 503. A session over MaxSize gets no
-// Retry-After, since retrying cannot help, and still no 500: the library
-// never answers with one.
-func defaultErrorHandler(c *gin.Context, err error) {
-	c.Header("Content-Type", "")
-	if errors.Is(err, ErrTooLarge) {
-		c.String(http.StatusServiceUnavailable, "The session is too large to be stored.\n")
-		return
-	}
-	c.Header("Retry-After", "1")
-	c.String(http.StatusServiceUnavailable, "Service temporarily unavailable, please retry.\n")
 }
