@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -231,6 +232,17 @@ type Options struct {
 	// DownBackoff is how long a server that failed is skipped when Memcached
 	// lists several servers. Default 5 seconds.
 	DownBackoff time.Duration
+
+	// TLS, when set, makes every connection to every Memcached server use
+	// TLS with this configuration (memcached -Z, or a managed memcached with
+	// in-transit encryption). A client certificate in it authenticates
+	// ginsession to a memcached that requires one (ssl_verify_mode=2).
+	// With an empty ServerName each server's host name or IP address is
+	// verified. A failed handshake fails the operation like any store
+	// fault (the ErrorHandler answers); nothing falls back to plain TCP.
+	// It configures the client built from Memcached: with Client, set
+	// your client's DialContext instead. Default nil: plain TCP.
+	TLS *tls.Config
 }
 
 // errOption marks Options validation failures.
@@ -252,6 +264,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Client != nil && len(o.Memcached) > 0 {
 		return bad("set Client or Memcached, not both")
+	}
+	if o.Client != nil && o.TLS != nil {
+		return bad("TLS configures the client built from Memcached; with Client, set its DialContext to a tls.Dialer instead")
 	}
 	if o.Client == nil && len(o.Memcached) == 0 {
 		o.Memcached = []string{DefaultMemcached}

@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"crypto/tls"
 	"bytes"
 	"net/http"
 	"strings"
@@ -24,6 +25,8 @@ func TestOptionsValidation(t *testing.T) {
 		{"secret of exactly 32 bytes", Options{Secret: strings.Repeat("s", MinSecretLength)}, ""},
 		{"short old secret", Options{Secret: testSecret, OldSecrets: []string{"x"}}, "OldSecrets[0]"},
 		{"client and servers", Options{Secret: testSecret, Client: mem, Memcached: []string{"a:1"}}, "not both"},
+		{"TLS with a Client", Options{Secret: testSecret, Client: mem, TLS: &tls.Config{}}, "with Client, set its DialContext"},
+		{"TLS with servers", Options{Secret: testSecret, Memcached: []string{"a:1"}, TLS: &tls.Config{}}, ""},
 		{"empty server", Options{Secret: testSecret, Memcached: []string{" "}}, `Memcached[0] " ": is empty`},
 		{"blank server", Options{Secret: testSecret, Memcached: []string{""}}, `Memcached[0] "": is empty`},
 		{"server without port", Options{Secret: testSecret, Memcached: []string{"127.0.0.1"}}, `Memcached[0] "127.0.0.1": want host:port`},

@@ -27,6 +27,7 @@ func newStoreClient(o Options) (Client, error) {
 			// record's own timestamps end it on time (Options.alive), and
 			// a remembered session must not end with a repaired copy.
 			CopyTTL: max(o.IdleTimeout, o.Lifetime, o.RememberFor),
+			TLS:     o.TLS,
 			Logger:  o.Logger,
 		})
 		if err != nil {
@@ -37,5 +38,8 @@ func newStoreClient(o Options) (Client, error) {
 	c := memcache.New(o.Memcached...)
 	c.Timeout = o.Timeout
 	c.MaxIdleConns = o.MaxIdleConns
+	if o.TLS != nil {
+		c.DialContext = memcluster.TLSDialer(o.TLS)
+	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package memcluster
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,6 +84,14 @@ type Options struct {
 	// server copies (default DefaultResyncRate); a negative value turns
 	// resync off, leaving the warm-up window alone to heal (see Client).
 	ResyncRate int
+
+	// TLS, when set, makes every connection to every server use TLS with
+	// this configuration (memcached -Z); a client certificate in it
+	// authenticates the Client to a memcached that requires one
+	// (ssl_verify_mode=2). With an empty ServerName each server's host
+	// name or IP address is verified. A failed handshake is a failed
+	// operation: nothing falls back to plain TCP.
+	TLS *tls.Config
 
 	// Logger hears once when a server goes down and once when it rejoins
 	// (one Warn and one Info record per outage); nil logs nothing. Log
@@ -237,6 +246,7 @@ type Client struct {
 	tombTTL      time.Duration // Delete's tombstone life
 	copyTTL      time.Duration // a read-repaired copy's life on the primary
 	timeout      time.Duration // each server's socket timeout
+	dial         dialFunc      // opens a server connection: TCP, or TLS with Options.TLS
 
 	// resyncRate is the keys per second a resync copies; negative: off.
 	resyncRate int
@@ -296,11 +306,12 @@ func New(servers []string, opts Options) (*Client, error) {
 		repairTTL:    repairTTL,
 		tombTTL:      cmp.Or(opts.TombstoneTTL, DefaultTombstoneTTL),
 		copyTTL:      max(cmp.Or(opts.CopyTTL, repairTTL), time.Second),
+		dial:         dialer(opts.TLS),
 		logger:       logger,
 		now:          time.Now,
 	}
 	for i, addr := range sel.addrs {
-		c.servers[i] = newServer(sel.names[i], i, addr, opts.Timeout, opts.MaxIdleConns)
+		c.servers[i] = newServer(sel.names[i], i, addr, opts.Timeout, opts.MaxIdleConns, c.dial)
 	}
 	return c, nil
 }

@@ -3,9 +3,9 @@ package memcluster
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -307,7 +307,9 @@ func (c *Client) dropHandoff(s, peer *server, key string, _ int64, home, _ []int
 // dumpKeys lists the keys server p holds, with their absolute expiration
 // (-1: none), calling fn for each, on a connection of its own.
 func (c *Client) dumpKeys(p *server, fn func(key string, exp int64) error) error {
-	conn, err := net.DialTimeout(p.addr.Network(), p.addr.String(), c.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	conn, err := c.dial(ctx, p.addr.Network(), p.addr.String())
+	cancel()
 	if err != nil {
 		return fmt.Errorf("memcluster: list keys of %s: %w", p.name, err)
 	}

@@ -2,6 +2,8 @@ package memcluster
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -59,11 +61,24 @@ const (
 func (s *server) syncing() bool { return s.phase.Load() == phaseSyncing }
 
 // newServer returns the server at addr, named name, at position index.
-func newServer(name string, index int, addr net.Addr, timeout time.Duration, maxIdleConns int) *server {
+func newServer(name string, index int, addr net.Addr, timeout time.Duration, maxIdleConns int, dial dialFunc) *server {
 	mc := memcache.NewFromSelector(fixedServer{addr})
+	mc.DialContext = dial
 	mc.Timeout = timeout
 	mc.MaxIdleConns = maxIdleConns
 	return &server{name: name, index: index, addr: addr, mc: mc}
+}
+
+// dialFunc opens a connection to a server, as memcache.Client.DialContext.
+type dialFunc = func(ctx context.Context, network, address string) (net.Conn, error)
+
+// dialer returns the dialFunc for Options.TLS: TLS with cfg when it is set,
+// plain TCP otherwise.
+func dialer(cfg *tls.Config) dialFunc {
+	if cfg == nil {
+		return (&net.Dialer{}).DialContext
+	}
+	return TLSDialer(cfg)
 }
 
 // fixedServer is the memcache.ServerSelector of one server's client.

@@ -6,6 +6,7 @@
 package memcachedtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -35,8 +36,12 @@ type Server struct {
 	// Addr is the server's "host:port"; it stays the same across Restart.
 	Addr  string
 	flags []string
+	dial  dialFunc // how the readiness check connects: plain TCP or TLS
 	cmd   *exec.Cmd
 }
+
+// dialFunc is a memcache.Client's DialContext; nil dials plain TCP.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // Launch starts memcached on addr ("" picks a free loopback port) and waits
 // until it answers. The caller stops it with Stop. Use it where there is no
@@ -46,6 +51,11 @@ type Server struct {
 // (for example "-U", "0", "-t", "2", "-m", "1024" for a larger cache);
 // -l and -p always come from addr. Restart reuses them.
 func Launch(addr string, flags ...string) (*Server, error) {
+	return launch(addr, nil, flags)
+}
+
+// launch is Launch with the readiness check connecting through dial.
+func launch(addr string, dial dialFunc, flags []string) (*Server, error) {
 	bin, err := exec.LookPath("memcached")
 	if err != nil {
 		return nil, ErrNotInstalled
@@ -70,10 +80,12 @@ func Launch(addr string, flags ...string) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("memcachedtest: start memcached: %w", err)
 	}
-	s := &Server{Addr: addr, flags: flags, cmd: cmd}
+	s := &Server{Addr: addr, flags: flags, dial: dial, cmd: cmd}
 	deadline := time.Now().Add(startTimeout)
+	ping := memcache.New(addr)
+	ping.DialContext = dial
 	for {
-		if err := memcache.New(addr).Ping(); err == nil {
+		if err := ping.Ping(); err == nil {
 			return s, nil
 		}
 		if time.Now().After(deadline) {
@@ -126,7 +138,7 @@ func (s *Server) Stop() {
 // the same flags after Stop. The test's cleanup stops it as well.
 func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
-	n, err := Launch(s.Addr, s.flags...)
+	n, err := launch(s.Addr, s.dial, s.flags)
 	if err != nil {
 		tb.Fatalf("memcachedtest: restart: %v", err)
 	}

@@ -1,0 +1,62 @@
+package memcluster
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/ginsession/ginsession/internal/memcachedtest"
+	"github.com/ginsession/ginsession/internal/tlstest"
+)
+
+// With Options.TLS every connection is TLS, the resync's key listing
+// included: three memcached servers that speak only TLS and require a
+// client certificate serve writes with Replicas 2, and a server restarted
+// empty gets its keys back from the resync.
+func TestTLSClusterResyncs(t *testing.T) {
+	ca := tlstest.NewCA(t, "cluster")
+	server, client := ca.Server(t, "memcached"), ca.Client(t, "memcluster")
+	cfg := &tls.Config{RootCAs: ca.Pool, Certificates: []tls.Certificate{client.TLS}}
+	procs := make([]*memcachedtest.Server, 3)
+	addrs := make([]string, 3)
+	for i := range procs {
+		procs[i] = memcachedtest.StartTLS(t, memcachedtest.TLS{CertFile: server.CertFile, KeyFile: server.KeyFile, ClientCAFile: ca.File, Ready: cfg})
+		addrs[i] = procs[i].Addr
+	}
+	logs := &syncBuffer{}
+	c := newTestClient(t, addrs, Options{Replicas: 2, Timeout: time.Second, TLS: cfg,
+		DownBackoff: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	keys := testKeys(200)
+	setAll(t, c, keys, "v")
+
+	restarted := procs[0]
+	restarted.Stop()
+	restarted.Restart(t)
+	probes := 0
+	waitFor(t, "the resync over TLS to finish", func() bool {
+		probes++
+		_ = c.Set(&memcache.Item{Key: testKey(-probes), Value: []byte("p")})
+		return logs.count("resync done") > 0
+	})
+	tlsDirect := memcache.New(restarted.Addr)
+	tlsDirect.DialContext = TLSDialer(cfg)
+	held, owned := 0, 0
+	for _, k := range keys {
+		if o := c.owners(k); o[0] != restarted.Addr && o[1] != restarted.Addr {
+			continue
+		}
+		owned++
+		if _, err := tlsDirect.Get(k); err == nil {
+			held++
+		}
+	}
+	if owned == 0 || held != owned {
+		t.Errorf("after the resync the restarted server holds %d of its %d keys", held, owned)
+	}
+	for i, k := range keys {
+		mustGet(t, c, k, "v"+strconv.Itoa(i))
+	}
+}
