@@ -1,8 +1,8 @@
 package ginsession
 
 import (
-	"crypto/tls"
 	"bytes"
+	"crypto/tls"
 	"net/http"
 	"strings"
 	"testing"
