@@ -2,6 +2,7 @@ package memcluster
 
 import (
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"strconv"
 	"testing"
@@ -58,5 +59,32 @@ func TestTLSClusterResyncs(t *testing.T) {
 	}
 	for i, k := range keys {
 		mustGet(t, c, k, "v"+strconv.Itoa(i))
+	}
+}
+
+// A refused handshake is marked ErrTLS: a plain-TCP memcached, and a TLS
+// one whose certificate the client does not trust.
+func TestTLSDialerMarksRefusals(t *testing.T) {
+	ca, rogue := tlstest.NewCA(t, "good"), tlstest.NewCA(t, "rogue")
+	server := ca.Server(t, "memcached")
+	secure := memcachedtest.StartTLS(t, memcachedtest.TLS{CertFile: server.CertFile, KeyFile: server.KeyFile, Ready: &tls.Config{RootCAs: ca.Pool}})
+	plain := memcachedtest.Start(t)
+	for _, tc := range []struct {
+		name, addr string
+		pool       *tls.Config
+	}{
+		{"plain memcached", plain.Addr, &tls.Config{RootCAs: ca.Pool}},
+		{"untrusted server certificate", secure.Addr, &tls.Config{RootCAs: rogue.Pool}},
+	} {
+		mc := memcache.New(tc.addr)
+		mc.DialContext = TLSDialer(tc.pool)
+		if err := mc.Set(&memcache.Item{Key: "k", Value: []byte("v")}); !errors.Is(err, ErrTLS) {
+			t.Errorf("%s: Set = %v, want ErrTLS", tc.name, err)
+		}
+	}
+	mc := memcache.New(secure.Addr)
+	mc.DialContext = TLSDialer(&tls.Config{RootCAs: ca.Pool})
+	if err := mc.Set(&memcache.Item{Key: "k", Value: []byte("v")}); err != nil {
+		t.Errorf("Set over TLS: %v", err)
 	}
 }
