@@ -1,5 +1,7 @@
 package ginsession
 
+import "cmp"
+
 // The session loads lazily: the middleware does no I/O, and the first
 // method call reads the cookie and, when it verifies, the stored session.
 
@@ -41,11 +43,13 @@ func (s *Session) with(fn func(st *state)) error {
 // the real one, cannot make every request anonymous.
 func (s *Session) loadLocked() {
 	now := s.m.now()
-	deadKey := "" // the first verified cookie's key whose record was missing
+	deadKey := ""         // the first verified cookie's key whose record was missing
+	var result LoadResult // what the search found: the session, or why not
 	var loadErr error
 	loaded := requestCookies(s.req.Header, s.m.opts.CookieName, maxCandidate, func(value string) bool {
 		who, ok := s.m.ids.resolve(value)
 		if !ok {
+			result = cmp.Or(result, LoadBadCookie)
 			return false
 		}
 		cas, found, err := s.m.store.load(&s.st.rec, who.key, now)
@@ -53,12 +57,13 @@ func (s *Session) loadLocked() {
 		case err != nil:
 			loadErr = err
 			return true
-		case !found:
+		case found != LoadFound:
 			if deadKey == "" {
-				deadKey = who.key
+				deadKey, result = who.key, found // the first verified cookie's reason
 			}
 			return false
 		}
+		result = LoadFound
 		s.st.startStored(who.id, who.key, cas)
 		rec := &s.st.rec
 		s.st.ch.refresh = s.m.opts.refreshDue(rec, now) || rec.oldSeal // re-seal with the current secret
@@ -67,6 +72,10 @@ func (s *Session) loadLocked() {
 		}
 		return true
 	})
+	if observe := s.m.opts.Observe; observe != nil && loadErr == nil && result != 0 {
+		observe(Event{Kind: EventLoad, Load: result})
+	}
+	s.m.opts.observeFailure(loadErr)
 	switch {
 	case loadErr != nil:
 		s.st.load, s.st.loadErr = loadFailed, loadErr

@@ -39,6 +39,9 @@ func NewManager(opts Options) (*Manager, error) {
 			return nil, err
 		}
 	}
+	if o.Observe != nil {
+		client = observeClient(client, o.Observe)
+	}
 	m := &Manager{
 		opts:    o,
 		cookies: newCookieCodec(o.CookieName, o.Secret, o.OldSecrets),

@@ -243,6 +243,15 @@ type Options struct {
 	// It configures the client built from Memcached: with Client, set
 	// your client's DialContext instead. Default nil: plain TCP.
 	TLS *tls.Config
+
+	// Observe, when set, is told about what the sessions do, for metrics:
+	// each load and what it found, CAS conflicts and the merges they took,
+	// store failures and their kind, regenerations, destroys, security
+	// stamp mismatches, and the duration of every memcached call (see
+	// Event). It runs synchronously on the request's goroutine, so it must
+	// be cheap and must not block: count, and leave the rest to the metrics
+	// library. Default nil: nothing is observed and nothing is timed.
+	Observe func(Event)
 }
 
 // errOption marks Options validation failures.

@@ -107,6 +107,7 @@ func (s *Session) commitLocked(timing commitTiming) error {
 			return ErrHeaderWritten
 		}
 		if err := s.m.store.save(st, now); err != nil {
+			s.m.opts.observeFailure(err)
 			return err
 		}
 	}

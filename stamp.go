@@ -70,6 +70,9 @@ func (s *Session) stampHolds(c *gin.Context, user string) bool {
 		return true
 	}
 	s.m.opts.Logger.Info("ginsession: session ended: the user's security stamp changed")
+	if observe := s.m.opts.Observe; observe != nil {
+		observe(Event{Kind: EventStampMismatch})
+	}
 	_ = s.Destroy() // a failed delete fails closed through the ErrorHandler
 	return false
 }

@@ -47,22 +47,28 @@ func (sto *store) key(ident *identity) string {
 }
 
 // load fetches the session stored under key and decodes it into dst,
-// returning its CAS id. found is false when the session does not exist, is
-// expired, or holds bytes that are not a valid record (logged), and then
-// dst holds nothing usable; err is set only for store failures.
-func (sto *store) load(dst *record, key string, now time.Time) (cas uint64, found bool, err error) {
+// returning its CAS id and what it found. Anything but LoadFound leaves
+// nothing usable in dst: not stored, expired, or bytes that are not a
+// valid record (logged); err is set only for store failures.
+func (sto *store) load(dst *record, key string, now time.Time) (cas uint64, found LoadResult, err error) {
 	item, err := sto.client.Get(key)
 	if isMiss(err) {
-		return 0, false, nil
+		return 0, LoadNotStored, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("ginsession: load session: %w", err)
+		return 0, 0, fmt.Errorf("ginsession: load session: %w", err)
 	}
 	if err := sto.records.open(dst, key, item.Value); err != nil {
 		sto.opts.Logger.Warn("ginsession: ignoring unreadable session record; starting a new session", "error", err, "bytes", len(item.Value))
-		return 0, false, nil
+		if errors.Is(err, errForgedRecord) {
+			return 0, LoadForged, nil
+		}
+		return 0, LoadUnreadable, nil
 	}
-	return item.CasID, sto.opts.alive(dst, now), nil
+	if !sto.opts.alive(dst, now) {
+		return 0, LoadExpired, nil
+	}
+	return item.CasID, LoadFound, nil
 }
 
 // save writes the session: Add for a new or regenerated one,
@@ -155,6 +161,9 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 		if err != nil {
 			return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
 		}
+		if observe := sto.opts.Observe; observe != nil {
+			observe(Event{Kind: EventRegenerate})
+		}
 	}
 	st.written(&st.rec)
 	return nil
@@ -165,8 +174,9 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 // changes onto it and retries, at most MaxRetries times.
 func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte, item *memcache.Item) error {
 	*item = memcache.Item{Key: sto.key(&st.ident), Expiration: exp}
-	var ok bool
+	conflicts := 0 // the merge's first round is a conflict only after a CAS
 	if st.ident.cas != 0 {
+		conflicts = 1
 		st.rec.touched = now.Unix()
 		value, err := sto.encode(item.Key, &st.rec, buf)
 		if err != nil {
@@ -177,40 +187,53 @@ func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte, item *m
 			return err
 		}
 	}
+	rounds, err := sto.merge(st, now, buf, item)
+	if observe := sto.opts.Observe; observe != nil && rounds+conflicts > 1 {
+		observe(Event{Kind: EventConflict, Merges: rounds + conflicts - 1, Failure: failureOf(err), Err: err})
+	}
+	return err
+}
+
+// merge is swap's re-read-and-merge loop: it re-reads the stored session,
+// replays this request's own changes onto it and retries, at most
+// MaxRetries times, and returns how many rounds it ran.
+func (sto *store) merge(st *state, now time.Time, buf *[]byte, item *memcache.Item) (merges int, _ error) {
+	var ok bool
 	for attempt := range sto.opts.MaxRetries {
+		merges = attempt + 1
 		if attempt > 0 {
 			backoff(attempt)
 		}
 		var fresh record
 		cas, found, err := sto.load(&fresh, item.Key, now)
 		if err != nil {
-			return fmt.Errorf("ginsession: save session: %w", errors.Unwrap(err))
+			return merges, fmt.Errorf("ginsession: save session: %w", errors.Unwrap(err))
 		}
-		if !found {
-			return sto.ended(st, now)
+		if found != LoadFound {
+			return merges, sto.ended(st, now)
 		}
 		if !st.ch.edited() && !sto.opts.refreshDue(&fresh, now) {
 			// Only a refresh was due, and another request just did it.
 			st.written(&fresh)
-			return nil
+			return merges, nil
 		}
 		merged := st.replay(&fresh)
 		merged.touched = now.Unix()
 		// What the merged record is (remembered or not, its Lifetime)
 		// decides its expiration, not this request's copy.
 		if item.Expiration, ok = sto.opts.expiration(&merged, now); !ok {
-			return sto.ended(st, now)
+			return merges, sto.ended(st, now)
 		}
 		value, err := sto.encode(item.Key, &merged, buf)
 		if err != nil {
-			return err
+			return merges, err
 		}
 		item.Value, item.CasID = value, cas
 		if done, err := sto.settle(st, now, sto.client.CompareAndSwap(item), &merged); done {
-			return err
+			return merges, err
 		}
 	}
-	return fmt.Errorf("ginsession: save session: %w (gave up after %d merges)", memcache.ErrCASConflict, sto.opts.MaxRetries)
+	return merges, fmt.Errorf("ginsession: save session: %w (gave up after %d merges)", memcache.ErrCASConflict, sto.opts.MaxRetries)
 }
 
 // settle interprets a CompareAndSwap result for the record rec that was

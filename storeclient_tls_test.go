@@ -49,13 +49,14 @@ func startTLSMemcached(t *testing.T, pki tlsPKI, n int) []string {
 type tlsApp struct {
 	engine *gin.Engine
 	logs   *logBuffer
+	events *eventLog
 }
 
 func newTLSApp(t *testing.T, addrs []string, cfg *tls.Config) *tlsApp {
-	a := &tlsApp{engine: gin.New(), logs: &logBuffer{}}
+	a := &tlsApp{engine: gin.New(), logs: &logBuffer{}, events: &eventLog{}}
 	replicas := min(len(addrs), 2)
 	m, err := NewManager(Options{Secret: testSecret, Memcached: addrs, Replicas: replicas, TLS: cfg,
-		Timeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(a.logs, nil))})
+		Timeout: 2 * time.Second, Observe: a.events.observe, Logger: slog.New(slog.NewTextHandler(a.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +113,8 @@ func TestTLSSessionRoundTrip(t *testing.T) {
 }
 
 // Every way the TLS handshake can be refused fails closed: the
-// ErrorHandler answers, no cookie goes out, and the log line names the
-// certificate problem rather than a timeout; nothing falls back to plain
+// ErrorHandler answers, no cookie goes out, the log line names the
+// certificate problem rather than a timeout and Observe hears FailureTLS; nothing falls back to plain
 // TCP (a TLS client meeting a plain memcached stores nothing there).
 func TestTLSRefusalsFailClosed(t *testing.T) {
 	pki := newTLSPKI(t, "good")
@@ -142,6 +143,9 @@ func TestTLSRefusalsFailClosed(t *testing.T) {
 			rec := a.request("/login", "")
 			if rec.Code != http.StatusServiceUnavailable || sessionCookie(rec, DefaultCookieName) != nil {
 				t.Errorf("login: %d %q, cookie %v; want the ErrorHandler's 503 and no cookie", rec.Code, rec.Body, rec.Header().Values("Set-Cookie"))
+			}
+			if got := a.events.take(EventStoreError); len(got) != 1 || got[0].Failure != FailureTLS {
+				t.Errorf("store errors observed: %v, want one FailureTLS", got)
 			}
 			logs := a.logs.String()
 			if !strings.Contains(logs, tc.log) || strings.Contains(logs, "timeout") {
