@@ -317,3 +317,17 @@ func BenchmarkUntouchedParallel(b *testing.B) {
 func BenchmarkUserParallel(b *testing.B) {
 	each(b, []string{"ginsession", "ginsession-stamp"}, func(b *testing.B, n string) { runParallel(b, n, "/me", true) })
 }
+
+// observeNames are the contenders of the Observe workloads: ginsession
+// without a hook and with a trivial one.
+var observeNames = []string{"ginsession", "ginsession-observe"}
+
+// BenchmarkObserveRead is BenchmarkRead without and with Options.Observe.
+func BenchmarkObserveRead(b *testing.B) {
+	each(b, observeNames, func(b *testing.B, n string) { runSerial(b, n, "/read", true) })
+}
+
+// BenchmarkObserveWrite is BenchmarkWrite without and with Options.Observe.
+func BenchmarkObserveWrite(b *testing.B) {
+	each(b, observeNames, func(b *testing.B, n string) { runSerial(b, n, "/write", true) })
+}

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -79,6 +80,8 @@ func New(name, addr string, maxIdleConns int) (*gin.Engine, bool) {
 		return Ginsession(addr, maxIdleConns), true
 	case "ginsession-stamp":
 		return GinsessionStamp(addr, maxIdleConns), true
+	case "ginsession-observe":
+		return GinsessionObserve(addr, maxIdleConns), true
 	case "gincontrib":
 		return GinContrib(NewClient(addr, maxIdleConns)), true
 	}
@@ -196,6 +199,19 @@ func GinsessionStamp(addr string, maxIdleConns int) *gin.Engine {
 		MaxIdleConns: maxIdleConns,
 		UserStamp:    func(*gin.Context, string) (string, error) { return "stamp-1", nil },
 		StampCheck:   time.Hour,
+	})
+}
+
+// GinsessionObserve returns the ginsession engine with a trivial
+// Options.Observe: one atomic counter per event kind, the least a metrics
+// exporter does. It measures what the hook itself costs (every store call
+// is timed once it is set).
+func GinsessionObserve(addr string, maxIdleConns int) *gin.Engine {
+	var counts [16]atomic.Int64
+	return ginsessionEngine(ginsession.Options{
+		Memcached:    []string{addr},
+		MaxIdleConns: maxIdleConns,
+		Observe:      func(e ginsession.Event) { counts[e.Kind%16].Add(1) },
 	})
 }
 
