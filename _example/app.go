@@ -33,10 +33,11 @@ const (
 
 // app holds what the handlers share.
 type app struct {
-	pages  map[string]*template.Template
-	store  store
-	users  *users
-	logger *slog.Logger
+	pages   map[string]*template.Template
+	store   store
+	users   *users
+	metrics *metrics
+	logger  *slog.Logger
 
 	// rememberFor and stampCheck are the settings in words, for the pages
 	// ("30 days", "1 minute").
@@ -81,6 +82,7 @@ func newApp(cfg config) (http.Handler, error) {
 		pages:       pages,
 		store:       openStore(cfg.memcached, logger),
 		users:       newUsers(),
+		metrics:     newMetrics(),
 		logger:      logger,
 		rememberFor: inWords(rememberFor),
 		stampCheck:  inWords(stampCheck),
@@ -108,7 +110,10 @@ func newApp(cfg config) (http.Handler, error) {
 		// new stamp ("Log out everywhere") ends the session.
 		UserStamp:  a.users.userStamp,
 		StampCheck: stampCheck,
-		Logger:     logger,
+		// Loads, conflicts, store errors, logins and logouts, and every
+		// memcached call's duration, exported at /metrics.
+		Observe: a.metrics.observe,
+		Logger:  logger,
 	})
 	if err != nil {
 		return nil, err
@@ -137,6 +142,7 @@ func newApp(cfg config) (http.Handler, error) {
 	// Anonymous POSTs get 403 from Authenticated.
 	r.POST("/logout-everywhere", ginsession.Authenticated(), a.logoutEverywhere)
 	addAPI(r)
+	r.GET("/metrics", a.metrics.handler())
 
 	// CSRF protection (the seed's xsrf_cookies): Go 1.25's
 	// CrossOriginProtection rejects cross-origin POSTs using the

@@ -69,9 +69,30 @@ func TestBrowserAccount(t *testing.T) {
 		}
 	})
 
+	t.Run("metrics", func(t *testing.T) {
+		ctx := newBrowserContext(t, browser)
+		before := browserScrape(t, ctx, base)
+		signIn(t, ctx, base, "erin", false)
+		submit(t, ctx, chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)))
+		waitFor(t, ctx, ".flash")
+		after := browserScrape(t, ctx, base)
+		for series, atLeast := range map[string]float64{
+			`ginsession_loads_total{result="found"}`:                    2, // the home page, the logout
+			`ginsession_store_call_duration_seconds_count{op="add"}`:    1, // the login
+			`ginsession_store_call_duration_seconds_count{op="cas"}`:    1, // the visit counter
+			`ginsession_store_call_duration_seconds_count{op="delete"}`: 1, // the logout
+			`ginsession_destroys_total`:                                 1,
+		} {
+			if d := after[series] - before[series]; d < atLeast {
+				t.Errorf("%s grew by %v over a login, a visit and a logout, want at least %v", series, d, atLeast)
+			}
+		}
+	})
+
 	t.Run("log out everywhere", func(t *testing.T) {
 		laptop := newBrowserContext(t, browser)
 		phone := newBrowserContext(t, browser)
+		before := browserScrape(t, phone, base)
 		signIn(t, laptop, base, "carol", false)
 		signIn(t, phone, base, "carol", false)
 		if a, b := sessionCookie(t, laptop, base), sessionCookie(t, phone, base); a == nil || b == nil || a.Value == b.Value {
@@ -108,6 +129,11 @@ func TestBrowserAccount(t *testing.T) {
 		waitFor(t, phone, "#name")
 		if c := sessionCookie(t, phone, base); c != nil {
 			t.Errorf("the ended session's cookie is still in the phone's browser")
+		}
+
+		const mismatches = "ginsession_stamp_mismatches_total"
+		if d := browserScrape(t, phone, base)[mismatches] - before[mismatches]; d < 1 {
+			t.Errorf("%s grew by %v when the phone's session ended on its stamp, want at least 1", mismatches, d)
 		}
 
 		// Signing in again works, under the new stamp.
@@ -162,4 +188,19 @@ func expectAPI(t *testing.T, ctx context.Context, url string, status int, want m
 	if err := json.Unmarshal([]byte(text), &got); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("open %s: body %s, want %v", url, text, want)
 	}
+}
+
+// browserScrape opens /metrics in ctx and parses what the browser shows.
+func browserScrape(t *testing.T, ctx context.Context, base string) samples {
+	t.Helper()
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/metrics"))
+	if err != nil || resp.Status != http.StatusOK {
+		t.Fatalf("open /metrics: %v (status %v)", err, resp)
+	}
+	// Chromium shows a text/plain document in a <pre>.
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("pre")))
+	if err != nil {
+		t.Fatalf("read /metrics: %v", err)
+	}
+	return parseSamples(t, text)
 }
