@@ -136,8 +136,6 @@ const (
 // failureOf returns the kind of a store failure: FailureNone for nil and
 // for a call's expected outcomes (a miss, a refused Add, a CAS conflict).
 func failureOf(err error) FailureKind {
-	var netErr net.Error
-	var connectTimeout *memcache.ConnectTimeoutError
 	switch {
 	case err == nil, isGone(err), errors.Is(err, ErrSessionEnded):
 		return FailureNone
@@ -149,15 +147,31 @@ func failureOf(err error) FailureKind {
 		return FailureUnconfirmed
 	case errors.Is(err, memcache.ErrCASConflict):
 		return FailureConflict
-	case errors.As(err, &connectTimeout), errors.As(err, &netErr) && netErr.Timeout():
+	case isTimeout(err):
 		return FailureTimeout
 	case errors.Is(err, memcache.ErrNoServers), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), errors.As(err, new(*net.OpError)):
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), isNetOp(err):
 		return FailureUnreachable
 	case errors.Is(err, memcache.ErrServerError):
 		return FailureServer
 	}
 	return FailureOther
+}
+
+// isTimeout reports a connect or socket timeout. It is a function of its
+// own because errors.As moves its target to the heap: failureOf must not
+// allocate for the nil errors of successful calls.
+func isTimeout(err error) bool {
+	var connectTimeout *memcache.ConnectTimeoutError
+	var netErr net.Error
+	return errors.As(err, &connectTimeout) || errors.As(err, &netErr) && netErr.Timeout()
+}
+
+// isNetOp reports a network operation's error (a refused or reset
+// connection that the checks before did not name).
+func isNetOp(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr)
 }
 
 // enumName returns names[v], or type(v) for a value without a name.
@@ -191,7 +205,7 @@ func (f FailureKind) String() string {
 // observeFailure tells Observe about a failed load, write or delete; nil
 // and ErrSessionEnded (a session that ended meanwhile) are no failure.
 func (o *Options) observeFailure(err error) {
-	if o.Observe == nil {
+	if o.Observe == nil || err == nil {
 		return
 	}
 	if failure := failureOf(err); failure != FailureNone {
