@@ -110,6 +110,14 @@ func Start(tb testing.TB, flags ...string) *Server {
 func StartAt(tb testing.TB, addr string, flags ...string) *Server {
 	tb.Helper()
 	s, err := Launch(addr, flags...)
+	return owned(tb, s, err)
+}
+
+// owned hands a launched server to the test: stopped when it ends; a
+// missing memcached skips the test (fails it under CI), another launch
+// error fails it.
+func owned(tb testing.TB, s *Server, err error) *Server {
+	tb.Helper()
 	switch {
 	case errors.Is(err, ErrNotInstalled) && !Required():
 		tb.Skipf("memcachedtest: %v", err)

@@ -2,7 +2,6 @@ package memcachedtest
 
 import (
 	"crypto/tls"
-	"errors"
 	"strings"
 	"testing"
 )
@@ -34,12 +33,5 @@ func StartTLS(tb testing.TB, t TLS, flags ...string) *Server {
 	flags = append(append([]string{}, flags...), "-Z", "-o", strings.Join(opts, ","))
 	dialer := &tls.Dialer{Config: t.Ready}
 	s, err := launch("", dialer.DialContext, flags)
-	switch {
-	case errors.Is(err, ErrNotInstalled) && !Required():
-		tb.Skipf("memcachedtest: %v", err)
-	case err != nil:
-		tb.Fatalf("memcachedtest: %v", err)
-	}
-	tb.Cleanup(s.Stop)
-	return s
+	return owned(tb, s, err)
 }
