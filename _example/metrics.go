@@ -4,6 +4,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ginsession/ginsession"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -59,7 +60,7 @@ func newMetrics() *metrics {
 	}
 	m.registry.MustRegister(m.loads, m.conflicts, m.merges, m.storeErrors, m.regenerations, m.destroys,
 		m.stampMismatch, m.storeCalls, m.storeCallFails,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
