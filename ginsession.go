@@ -351,13 +351,12 @@ func (s *Session) Destroy() error {
 	}); loadErr != nil {
 		return loadErr
 	}
-	if observe := s.m.opts.Observe; observe != nil && err == nil {
-		observe(Event{Kind: EventDestroy})
-	}
 	if err != nil {
 		s.m.opts.observeFailure(err)
 		s.mu.Lock()
 		s.failLocked(err)
+	} else if observe := s.m.opts.Observe; observe != nil {
+		observe(Event{Kind: EventDestroy})
 	}
 	return err
 }

@@ -174,9 +174,8 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 // changes onto it and retries, at most MaxRetries times.
 func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte, item *memcache.Item) error {
 	*item = memcache.Item{Key: sto.key(&st.ident), Expiration: exp}
-	conflicts := 0 // the merge's first round is a conflict only after a CAS
-	if st.ident.cas != 0 {
-		conflicts = 1
+	hadCAS := st.ident.cas != 0
+	if hadCAS {
 		st.rec.touched = now.Unix()
 		value, err := sto.encode(item.Key, &st.rec, buf)
 		if err != nil {
@@ -188,8 +187,12 @@ func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte, item *m
 		}
 	}
 	rounds, err := sto.merge(st, now, buf, item)
-	if observe := sto.opts.Observe; observe != nil && rounds+conflicts > 1 {
-		observe(Event{Kind: EventConflict, Merges: rounds + conflicts - 1, Failure: failureOf(err), Err: err})
+	merges := rounds
+	if !hadCAS {
+		merges-- // the first round only read the CAS id: no conflict yet
+	}
+	if observe := sto.opts.Observe; observe != nil && merges > 0 {
+		observe(Event{Kind: EventConflict, Merges: merges, Failure: failureOf(err), Err: err})
 	}
 	return err
 }
@@ -197,43 +200,43 @@ func (sto *store) swap(st *state, now time.Time, exp int32, buf *[]byte, item *m
 // merge is swap's re-read-and-merge loop: it re-reads the stored session,
 // replays this request's own changes onto it and retries, at most
 // MaxRetries times, and returns how many rounds it ran.
-func (sto *store) merge(st *state, now time.Time, buf *[]byte, item *memcache.Item) (merges int, _ error) {
+func (sto *store) merge(st *state, now time.Time, buf *[]byte, item *memcache.Item) (rounds int, _ error) {
 	var ok bool
 	for attempt := range sto.opts.MaxRetries {
-		merges = attempt + 1
+		rounds = attempt + 1
 		if attempt > 0 {
 			backoff(attempt)
 		}
 		var fresh record
 		cas, found, err := sto.load(&fresh, item.Key, now)
 		if err != nil {
-			return merges, fmt.Errorf("ginsession: save session: %w", errors.Unwrap(err))
+			return rounds, fmt.Errorf("ginsession: save session: %w", errors.Unwrap(err))
 		}
 		if found != LoadFound {
-			return merges, sto.ended(st, now)
+			return rounds, sto.ended(st, now)
 		}
 		if !st.ch.edited() && !sto.opts.refreshDue(&fresh, now) {
 			// Only a refresh was due, and another request just did it.
 			st.written(&fresh)
-			return merges, nil
+			return rounds, nil
 		}
 		merged := st.replay(&fresh)
 		merged.touched = now.Unix()
 		// What the merged record is (remembered or not, its Lifetime)
 		// decides its expiration, not this request's copy.
 		if item.Expiration, ok = sto.opts.expiration(&merged, now); !ok {
-			return merges, sto.ended(st, now)
+			return rounds, sto.ended(st, now)
 		}
 		value, err := sto.encode(item.Key, &merged, buf)
 		if err != nil {
-			return merges, err
+			return rounds, err
 		}
 		item.Value, item.CasID = value, cas
 		if done, err := sto.settle(st, now, sto.client.CompareAndSwap(item), &merged); done {
-			return merges, err
+			return rounds, err
 		}
 	}
-	return merges, fmt.Errorf("ginsession: save session: %w (gave up after %d merges)", memcache.ErrCASConflict, sto.opts.MaxRetries)
+	return rounds, fmt.Errorf("ginsession: save session: %w (gave up after %d merges)", memcache.ErrCASConflict, sto.opts.MaxRetries)
 }
 
 // settle interprets a CompareAndSwap result for the record rec that was

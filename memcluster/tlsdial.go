@@ -27,8 +27,12 @@ var ErrTLS = errors.New("memcluster: TLS to memcached failed")
 // client certificate only after the client's side of the handshake has
 // finished, so without the round trip that refusal would surface later as
 // a bare "connection reset" on the first command. It costs one round trip
-// per new connection, none per operation (connections are pooled).
+// per new connection, none per operation (connections are pooled). A nil
+// cfg is the zero tls.Config: the system's roots, Go's defaults.
 func TLSDialer(cfg *tls.Config) func(ctx context.Context, network, address string) (net.Conn, error) {
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
 	var d net.Dialer
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		raw, err := d.DialContext(ctx, network, address)

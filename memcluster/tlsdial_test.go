@@ -74,6 +74,8 @@ func TestTLSDialerMarksRefusals(t *testing.T) {
 		pool       *tls.Config
 	}{
 		{"plain memcached", plain.Addr, &tls.Config{RootCAs: ca.Pool}},
+		{"nil config, plain memcached", plain.Addr, nil},
+		{"nil config (system roots), test CA's server", secure.Addr, nil},
 		{"untrusted server certificate", secure.Addr, &tls.Config{RootCAs: rogue.Pool}},
 	} {
 		mc := memcache.New(tc.addr)

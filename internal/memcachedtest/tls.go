@@ -2,6 +2,7 @@ package memcachedtest
 
 import (
 	"crypto/tls"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,7 +31,7 @@ func StartTLS(tb testing.TB, t TLS, flags ...string) *Server {
 	if t.ClientCAFile != "" {
 		opts = append(opts, "ssl_ca_cert="+t.ClientCAFile, "ssl_verify_mode=2")
 	}
-	flags = append(append([]string{}, flags...), "-Z", "-o", strings.Join(opts, ","))
+	flags = slices.Concat(flags, []string{"-Z", "-o", strings.Join(opts, ",")})
 	dialer := &tls.Dialer{Config: t.Ready}
 	s, err := launch("", dialer.DialContext, flags)
 	return owned(tb, s, err)

@@ -51,15 +51,9 @@ func NewCA(tb testing.TB, name string) *CA {
 		tb.Fatalf("tlstest: %v", err)
 	}
 	key := newKey(tb)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(tb),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
+	tmpl := template(tb, name)
+	tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		tb.Fatalf("tlstest: create CA certificate: %v", err)
@@ -93,14 +87,8 @@ func (ca *CA) Client(tb testing.TB, name string) Pair {
 func (ca *CA) issue(tb testing.TB, name string, usage x509.ExtKeyUsage, fill func(*x509.Certificate)) Pair {
 	tb.Helper()
 	key := newKey(tb)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(tb),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
+	tmpl := template(tb, name)
+	tmpl.KeyUsage, tmpl.ExtKeyUsage = x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{usage}
 	fill(tmpl)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
@@ -126,6 +114,18 @@ func (ca *CA) write(tb testing.TB, name, blockType string, der []byte) string {
 		tb.Fatalf("tlstest: %v", err)
 	}
 	return path
+}
+
+// template returns a certificate template named name with a random serial,
+// valid from an hour ago for a day.
+func template(tb testing.TB, name string) *x509.Certificate {
+	tb.Helper()
+	return &x509.Certificate{
+		SerialNumber: serial(tb),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+	}
 }
 
 // newKey returns a fresh P-256 key.
