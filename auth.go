@@ -122,26 +122,31 @@ func userName(c *gin.Context, s *Session) string {
 // storedUser returns the user held under Options.UserKey as userName
 // describes, without the stamp check.
 func storedUser(s *Session) string {
-	key := s.m.opts.UserKey
-	raw, ok := s.raw(key)
+	raw, ok := s.raw(s.m.opts.UserKey)
 	if !ok {
 		return ""
 	}
-	if name, n, ok := strAtStart(raw); ok && n == len(raw) { // the common case, unboxed
+	return userIn(raw)
+}
+
+// userIn returns the user a raw msgpack value under Options.UserKey stands
+// for, as userName describes: a string that is not blank, or a non-zero
+// integer in decimal; anything else is "".
+func userIn(raw []byte) string {
+	if name, n, ok := strAtStart(raw); ok && n == len(raw) {
 		if strings.TrimSpace(name) == "" {
 			return ""
 		}
 		return name
 	}
-	switch v := s.decode(key, raw).(type) {
-	case int64:
-		if v != 0 {
-			return strconv.FormatInt(v, 10)
-		}
-	case uint64:
-		if v != 0 {
-			return strconv.FormatUint(v, 10)
-		}
+	i, u, big, n, ok := intAt(raw)
+	switch {
+	case !ok || n != len(raw):
+		return ""
+	case big:
+		return strconv.FormatUint(u, 10)
+	case i != 0:
+		return strconv.FormatInt(i, 10)
 	}
 	return ""
 }

@@ -252,6 +252,17 @@ type Options struct {
 	// be cheap and must not block: count, and leave the rest to the metrics
 	// library. Default nil: nothing is observed and nothing is timed.
 	Observe func(Event)
+
+	// TrackSessions keeps, for each user, a list of the sessions Login
+	// started (at most MaxTrackedSessions, the oldest dropped), so that an
+	// account page can show where the user is signed in (Sessions) and end
+	// one of them (EndSession, EndOtherSessions). The list is one sealed
+	// record per user in memcached, next to the sessions: a Login and a
+	// logout each make one more read and write of it; other requests pay
+	// nothing. memcached may evict it like any item: the list then shows
+	// fewer sessions (the current one always), and a security stamp
+	// (UserStamp) still ends them all. Default false.
+	TrackSessions bool
 }
 
 // errOption marks Options validation failures.

@@ -76,10 +76,38 @@ func newRecordSealer(secret string, oldSecrets []string) *recordSealer {
 // seal fills the tag of b, a record from record.encode to be stored under
 // key, in place, and returns b.
 func (rs *recordSealer) seal(key string, b []byte) []byte {
-	signed := len(b) - tagSize
-	rs.current.tag((*[tagSize]byte)(b[signed:]), key, b[:signed])
+	rs.sign(key, b)
 	rs.memo.remember(key, b)
 	return b
+}
+
+// sign fills the tag of b, whose last tagSize bytes are its place, with the
+// current secret's MAC of key and the bytes before it.
+func (rs *recordSealer) sign(key string, b []byte) {
+	signed := len(b) - tagSize
+	rs.current.tag((*[tagSize]byte)(b[signed:]), key, b[:signed])
+}
+
+// authentic checks the tag that ends b, read under key, in constant time:
+// against the current secret and then each old one. ok is false when none
+// verifies; old is set when only an old secret does.
+func (rs *recordSealer) authentic(key string, b []byte) (old, ok bool) {
+	if len(b) < tagSize {
+		return false, false
+	}
+	signed, got := b[:len(b)-tagSize], b[len(b)-tagSize:]
+	var want [tagSize]byte
+	rs.current.tag(&want, key, signed)
+	if hmac.Equal(got, want[:]) {
+		return false, true
+	}
+	for _, rm := range rs.old {
+		rm.tag(&want, key, signed)
+		if hmac.Equal(got, want[:]) {
+			return true, true
+		}
+	}
+	return false, false
 }
 
 // open verifies b, read from memcached under key, then decodes it into
@@ -95,20 +123,9 @@ func (rs *recordSealer) open(dst *record, key string, b []byte) error {
 	if rs.memo.holds(key, b) {
 		return dst.decode(b)
 	}
-	signed, got := b[:len(b)-tagSize], b[len(b)-tagSize:]
-	var want [tagSize]byte
-	rs.current.tag(&want, key, signed)
-	old := false
-	if !hmac.Equal(got, want[:]) {
-		for _, rm := range rs.old {
-			rm.tag(&want, key, signed)
-			if old = hmac.Equal(got, want[:]); old {
-				break
-			}
-		}
-		if !old {
-			return errForgedRecord
-		}
+	old, ok := rs.authentic(key, b)
+	if !ok {
+		return errForgedRecord
 	}
 	if err := dst.decode(b); err != nil {
 		return err

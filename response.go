@@ -106,7 +106,7 @@ func (s *Session) commitLocked(timing commitTiming) error {
 			st.dropChanges(now, s.m.opts.Persistent)
 			return ErrHeaderWritten
 		}
-		if err := s.m.store.save(st, now); err != nil {
+		if err := s.m.store.save(st, now, s.device()); err != nil {
 			s.m.opts.observeFailure(err)
 			return err
 		}

@@ -65,7 +65,7 @@ func (s *Session) stampHolds(c *gin.Context, user string) bool {
 	if err != nil {
 		return false
 	}
-	if recorded != nil && subtle.ConstantTimeCompare(current, recorded) == 1 {
+	if recorded != nil && sameStamp(current, recorded) {
 		_ = s.with(func(st *state) { st.setGuard(current, now.Unix()) })
 		return true
 	}
@@ -75,4 +75,10 @@ func (s *Session) stampHolds(c *gin.Context, user string) bool {
 	}
 	_ = s.Destroy() // a failed delete fails closed through the ErrorHandler
 	return false
+}
+
+// sameStamp reports, in constant time, whether two stamp hashes are equal
+// (a nil one equals nothing but another nil one).
+func sameStamp(a, b []byte) bool {
+	return subtle.ConstantTimeCompare(a, b) == 1
 }

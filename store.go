@@ -74,8 +74,10 @@ func (sto *store) load(dst *record, key string, now time.Time) (cas uint64, foun
 // save writes the session: Add for a new or regenerated one,
 // CompareAndSwap for a stored one. A session whose Lifetime ended, or that
 // vanished from the store meanwhile, is not brought back: st becomes a
-// fresh session and save returns ErrSessionEnded.
-func (sto *store) save(st *state, now time.Time) error {
+// fresh session and save returns ErrSessionEnded. device describes the
+// request's client for the user's session list (Options.TrackSessions;
+// "" when off).
+func (sto *store) save(st *state, now time.Time, device string) error {
 	exp, ok := sto.opts.expiration(&st.rec, now)
 	if !ok {
 		return sto.ended(st, now)
@@ -87,7 +89,7 @@ func (sto *store) save(st *state, now time.Time) error {
 	if st.ident.state == idStored {
 		return sto.swap(st, now, exp, buf, item)
 	}
-	return sto.add(st, now, exp, buf, item)
+	return sto.add(st, now, exp, buf, item, device)
 }
 
 // maxPooledBuffer is the largest record buffer kept for reuse: a rare huge
@@ -126,12 +128,19 @@ func (sto *store) release(b *[]byte) {
 }
 
 // add stores a new (or regenerated) session under its ID, never
-// overwriting, then deletes the ID a regeneration replaced.
-func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *memcache.Item) error {
+// overwriting, then deletes the ID a regeneration replaced. A logged-in
+// session is entered in its user's session list first (when tracked), so
+// that every session the list misses is gone; the entry of the ID it
+// replaced is removed once that is deleted.
+func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *memcache.Item, device string) error {
 	st.rec.touched = now.Unix()
 	key := sto.key(&st.ident)
 	value, err := sto.encode(key, &st.rec, buf)
 	if err != nil {
+		return err
+	}
+	user := sto.trackedUser(&st.rec)
+	if err := sto.enter(user, key, device, now); err != nil {
 		return err
 	}
 	*item = memcache.Item{Key: key, Value: value, Expiration: exp}
@@ -140,6 +149,9 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 		st.ident.id, st.ident.key = newID(), ""
 		item.Key = sto.key(&st.ident)
 		item.Value = sto.records.seal(item.Key, item.Value) // the tag binds the key
+		if err := sto.enter(user, item.Key, device, now); err != nil {
+			return err
+		}
 		err = sto.client.Add(item)
 	}
 	if err != nil {
@@ -161,11 +173,26 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 		if err != nil {
 			return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
 		}
+		if user != "" {
+			sto.leaveIndex(user, now, prev)
+		}
 		if observe := sto.opts.Observe; observe != nil {
 			observe(Event{Kind: EventRegenerate})
 		}
 	}
 	st.written(&st.rec)
+	return nil
+}
+
+// enter records the session about to be stored under key in user's list;
+// nothing for "" (untracked, or not logged in).
+func (sto *store) enter(user, key, device string, now time.Time) error {
+	if user == "" {
+		return nil
+	}
+	if err := sto.enterIndex(user, key, device, now); err != nil {
+		return fmt.Errorf("ginsession: save session: %w", err)
+	}
 	return nil
 }
 
@@ -269,16 +296,21 @@ func (sto *store) ended(st *state, now time.Time) error {
 //
 // On a cluster it also buries the key of a dead cookie (prevDead):
 // a session that read as missing because its server was out of reach must
-// not come back once the logout has answered.
+// not come back once the logout has answered. The deleted sessions then
+// leave their user's session list (Options.TrackSessions).
 func (sto *store) remove(st *state, now time.Time) error {
 	life := sto.opts.tombstoneLife(&st.rec, st.ch.persistent, now)
-	for _, key := range st.storedKeys() {
+	keys := st.storedKeys()
+	for _, key := range keys {
 		if err := sto.delete(key, life); err != nil && !isMiss(err) {
 			return fmt.Errorf("ginsession: destroy session: %w", err)
 		}
 	}
 	if err := sto.buryDead(st); err != nil {
 		return fmt.Errorf("ginsession: destroy session: %w", err)
+	}
+	if user := sto.trackedUser(&st.rec); user != "" && len(keys) > 0 {
+		sto.leaveIndex(user, now, keys...)
 	}
 	return nil
 }
