@@ -184,8 +184,10 @@ func (sto *store) listSessions(user, current string, stamp []byte, now time.Time
 }
 
 // endSessions deletes the sessions of user's list whose handle pick
-// chooses, for as long as any of them could have lived, then removes them
-// from the list. It returns how many it ended; at the first delete that
+// chooses and that still belong to user, for as long as any of them could
+// have lived, then removes them from the list. A session whose record is
+// not found is deleted all the same: on a cluster a copy may be out of
+// reach, and must stay dead when it returns. It returns how many it ended; at the first delete that
 // fails it stops and returns the error.
 func (sto *store) endSessions(user string, now time.Time, pick func(handle string) bool) (int, error) {
 	var x userIndex
@@ -200,6 +202,15 @@ func (sto *store) endSessions(user string, now time.Time, pick func(handle strin
 			continue
 		}
 		key := sto.keyOf(e.handle)
+		var r record
+		_, found, loadErr := sto.load(&r, key, now)
+		if loadErr != nil {
+			err = fmt.Errorf("ginsession: end session: %w", errors.Unwrap(loadErr))
+			break
+		}
+		if found == LoadFound && sto.trackedUser(&r) != user {
+			continue // the application gave it to another user: not this user's to end
+		}
 		if err = sto.delete(key, life); err != nil && !isMiss(err) {
 			err = fmt.Errorf("ginsession: end session: %w", err)
 			break
