@@ -98,7 +98,7 @@ func EndSession(c *gin.Context, handle string) error {
 	if err != nil {
 		return err
 	}
-	if user == "" || handle == "" {
+	if user == "" {
 		return ErrUnknownSession
 	}
 	if subtle.ConstantTimeCompare([]byte(handle), []byte(s.m.store.handleOf(current))) == 1 {

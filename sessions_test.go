@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -449,6 +450,9 @@ func TestRememberedSessionsAreMarked(t *testing.T) {
 	if len(list) != 2 || list[0].Remembered || !list[1].Remembered {
 		t.Errorf("remembered marks wrong: %+v", list)
 	}
+	if list := phone.sessions(); !list[0].Remembered || list[1].Remembered {
+		t.Errorf("the phone's own list: remembered marks wrong: %+v", list)
+	}
 }
 
 func TestSessionsEndedByAStampAreNotListed(t *testing.T) {
@@ -691,4 +695,88 @@ func TestAnEndedSessionIsNotBroughtBackByARequestInFlight(t *testing.T) {
 			t.Errorf("the phone's request in flight brought its ended session back: signed in as %q", who)
 		}
 	})
+}
+
+func TestStampsCountOnlyWhileUserStampIsSet(t *testing.T) {
+	client := NewMemoryClient()
+	prefix := uniquePrefix()
+	stamp := "v1"
+	before := trackingApp(t, client, Options{KeyPrefix: prefix, StampCheck: time.Nanosecond,
+		UserStamp: func(*gin.Context, string) (string, error) { return stamp, nil }})
+	before.signIn("alice", uaChromeWindows)
+	stamp = "v2"
+	laptop := before.browser()
+	laptop.signIn("alice", uaFirefoxLinux)
+	after := trackingApp(t, client, Options{KeyPrefix: prefix}) // UserStamp turned off
+	after.cookie = laptop.cookie
+	if list := after.sessions(); len(list) != 2 {
+		t.Errorf("with UserStamp off, sessions with different recorded stamps: %+v; want both", list)
+	}
+}
+
+func TestSessionsReportAFailedStampLookup(t *testing.T) {
+	failing := false
+	a := trackingApp(t, NewMemoryClient(), Options{StampCheck: time.Nanosecond,
+		UserStamp: func(*gin.Context, string) (string, error) {
+			if failing {
+				return "", errors.New("user database down")
+			}
+			return "v1", nil
+		}})
+	var listErr, endErr error
+	a.engine.GET("/calls", func(c *gin.Context) {
+		_, listErr = Sessions(c)
+		endErr = EndOtherSessions(c)
+	})
+	a.signIn("alice", uaFirefoxLinux)
+	failing = true
+	if rec := a.get("/calls"); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("stamp lookup failing: %d, want the ErrorHandler's 503", rec.Code)
+	}
+	if listErr == nil || endErr == nil {
+		t.Errorf("Sessions and EndOtherSessions returned %v, %v; want errors", listErr, endErr)
+	}
+}
+
+func TestEndingASessionThatIsAlreadyGone(t *testing.T) {
+	a := trackingApp(t, NewMemoryClient(), Options{})
+	laptop, phone := a, a.browser()
+	laptop.signIn("alice", uaFirefoxLinux)
+	phone.signIn("alice", uaSafariIPhone)
+	handle := phone.currentHandle()
+	if err := a.store.Client.Delete(a.m.store.keyOf(handle)); err != nil { // evicted
+		t.Fatal(err)
+	}
+	if rec := laptop.do(http.MethodPost, "/end", url.Values{"handle": {handle}}); rec.Code != http.StatusOK {
+		t.Errorf("ending an evicted session still listed: %d %s, want 200", rec.Code, rec.Body)
+	}
+	if got := laptop.storedIndex("alice"); len(got) != 1 {
+		t.Errorf("the list after ending it: %v", got)
+	}
+}
+
+// sessionCollider answers the first Add of a session key (not of a list)
+// with ErrNotStored, as memcached does when the key is taken.
+type sessionCollider struct {
+	Client
+	collided atomic.Bool
+}
+
+func (c *sessionCollider) Add(item *memcache.Item) error {
+	if !strings.Contains(item.Key, indexKeyInfix) && c.collided.CompareAndSwap(false, true) {
+		return memcache.ErrNotStored
+	}
+	return c.Client.Add(item)
+}
+
+func TestASessionStoredAfterAnIDCollisionIsListed(t *testing.T) {
+	cc := &sessionCollider{Client: NewMemoryClient()}
+	a := trackingApp(t, cc, Options{})
+	a.signIn("alice", uaFirefoxLinux)
+	if !cc.collided.Load() {
+		t.Fatal("the login made no Add")
+	}
+	if stored := a.storedIndex("alice"); !slices.Contains(stored, a.currentHandle()) {
+		t.Errorf("the list %v misses the session stored under the second ID", stored)
+	}
 }
