@@ -61,6 +61,9 @@ type page struct {
 	User       string
 	Visits     int
 	StampCheck string // "1 minute"
+
+	// Account page.
+	Sessions []sessionRow
 }
 
 // newApp builds the whole application — session store, ginsession
@@ -113,7 +116,10 @@ func newApp(cfg config) (http.Handler, error) {
 		// Loads, conflicts, store errors, logins and logouts, and every
 		// memcached call's duration, exported at /metrics.
 		Observe: a.metrics.observe,
-		Logger:  logger,
+		// Each login is listed on the account page, where the user can
+		// sign out one session or all the others.
+		TrackSessions: true,
+		Logger:        logger,
 	})
 	if err != nil {
 		return nil, err
@@ -141,6 +147,10 @@ func newApp(cfg config) (http.Handler, error) {
 	r.POST("/logout", a.logout)
 	// Anonymous POSTs get 403 from Authenticated.
 	r.POST("/logout-everywhere", ginsession.Authenticated(), a.logoutEverywhere)
+	account := r.Group("/account", ginsession.Authenticated())
+	account.GET("", a.account)
+	account.POST("/end", a.endSession)
+	account.POST("/end-others", a.endOtherSessions)
 	addAPI(r)
 	r.GET("/metrics", a.metrics.handler())
 
@@ -160,7 +170,7 @@ func newApp(cfg config) (http.Handler, error) {
 // parsePages parses each page template together with the layout.
 func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template)
-	for _, name := range []string{"login.html", "home.html"} {
+	for _, name := range []string{"login.html", "home.html", "account.html"} {
 		t, err := template.ParseFS(assets, "templates/layout.html", "templates/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", name, err)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +82,51 @@ func TestBrowserAccount(t *testing.T) {
 				t.Errorf("%s grew by %v over a login, a visit and a logout, want at least %v", series, d, atLeast)
 			}
 		}
+	})
+
+	t.Run("where you're signed in", func(t *testing.T) {
+		laptop := newBrowserContext(t, browser)
+		phone := newBrowserContext(t, browser)
+		signIn(t, laptop, base, "dave", false)
+		signIn(t, phone, base, "dave", true)
+
+		// The laptop's account page lists both sessions, itself marked.
+		submit(t, laptop, chromedp.Click(chromedp.CSS("#account-link")))
+		waitFor(t, laptop, "#this-device")
+		list := sessionsShown(t, laptop)
+		if strings.Count(list, "Headless Chrome on Linux") != 2 || !strings.Contains(list, "Remembered") || strings.Count(list, "Sign out") != 1 {
+			t.Errorf("the account page lists:\n%s\nwant two Headless Chrome sessions, one remembered, one with a Sign out button", list)
+		}
+		screenshot(t, laptop, shots, "account.png")
+
+		// It signs the phone out; the phone's next request lands on the
+		// login page.
+		submit(t, laptop, chromedp.Click(chromedp.CSS("button.end-session")))
+		waitFor(t, laptop, ".flash")
+		expectText(t, laptop, ".flash", "The session was signed out.")
+		if list := sessionsShown(t, laptop); strings.Count(list, "Headless Chrome on Linux") != 1 {
+			t.Errorf("after signing the phone out the page lists:\n%s", list)
+		}
+		open(t, phone, base+"/")
+		if got := location(t, phone); got != base+"/login?next=%2F" {
+			t.Errorf("phone: opening / after being signed out landed on %s, want the login page", got)
+		}
+
+		// Sign out all other sessions, from the phone this time.
+		signIn(t, phone, base, "dave", false)
+		tablet := newBrowserContext(t, browser)
+		signIn(t, tablet, base, "dave", false)
+		open(t, phone, base+"/account")
+		submit(t, phone, chromedp.Click(chromedp.CSS("#end-others")))
+		expectText(t, phone, ".flash", "All other sessions were signed out.")
+		for name, ctx := range map[string]context.Context{"laptop": laptop, "tablet": tablet} {
+			open(t, ctx, base+"/")
+			if got := location(t, ctx); got != base+"/login?next=%2F" {
+				t.Errorf("%s: opening / after sign out all other sessions landed on %s", name, got)
+			}
+		}
+		open(t, phone, base+"/")
+		expectText(t, phone, "#greeting", "Hello, dave")
 	})
 
 	t.Run("log out everywhere", func(t *testing.T) {
@@ -197,4 +243,14 @@ func browserScrape(t *testing.T, ctx context.Context, base string) samples {
 		t.Fatalf("read /metrics: %v", err)
 	}
 	return parseSamples(t, text)
+}
+
+// sessionsShown returns the visible text of the account page's list.
+func sessionsShown(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#sessions")))
+	if err != nil {
+		t.Fatalf("read the session list: %v", err)
+	}
+	return text
 }
