@@ -331,3 +331,24 @@ func BenchmarkObserveRead(b *testing.B) {
 func BenchmarkObserveWrite(b *testing.B) {
 	each(b, observeNames, func(b *testing.B, n string) { runSerial(b, n, "/write", true) })
 }
+
+// trackedNames are the contenders of the session-list workloads:
+// ginsession without and with Options.TrackSessions.
+var trackedNames = []string{"ginsession", "ginsession-tracked"}
+
+// BenchmarkTrackedLogin: a new visitor logs in (Login, then a value set),
+// without and with the user's session list, which is full (64 entries).
+func BenchmarkTrackedLogin(b *testing.B) {
+	each(b, trackedNames, func(b *testing.B, n string) { runSerial(b, n, "/login", false) })
+}
+
+// BenchmarkTrackedRead is BenchmarkRead without and with TrackSessions.
+func BenchmarkTrackedRead(b *testing.B) {
+	each(b, trackedNames, func(b *testing.B, n string) { runSerial(b, n, "/read", true) })
+}
+
+// BenchmarkTrackedWrite is BenchmarkWrite without and with TrackSessions:
+// the session list is not written when a session is.
+func BenchmarkTrackedWrite(b *testing.B) {
+	each(b, trackedNames, func(b *testing.B, n string) { runSerial(b, n, "/write", true) })
+}

@@ -82,6 +82,8 @@ func New(name, addr string, maxIdleConns int) (*gin.Engine, bool) {
 		return GinsessionStamp(addr, maxIdleConns), true
 	case "ginsession-observe":
 		return GinsessionObserve(addr, maxIdleConns), true
+	case "ginsession-tracked":
+		return GinsessionTracked(addr, maxIdleConns), true
 	case "gincontrib":
 		return GinContrib(NewClient(addr, maxIdleConns)), true
 	}
@@ -212,6 +214,18 @@ func GinsessionObserve(addr string, maxIdleConns int) *gin.Engine {
 		Memcached:    []string{addr},
 		MaxIdleConns: maxIdleConns,
 		Observe:      func(e ginsession.Event) { counts[e.Kind%16].Add(1) },
+	})
+}
+
+// GinsessionTracked returns the ginsession engine with
+// Options.TrackSessions on: every Login also updates its user's session
+// list. All logins are of one user, so past the first 64 the list is full
+// (MaxTrackedSessions), the largest it gets.
+func GinsessionTracked(addr string, maxIdleConns int) *gin.Engine {
+	return ginsessionEngine(ginsession.Options{
+		Memcached:     []string{addr},
+		MaxIdleConns:  maxIdleConns,
+		TrackSessions: true,
 	})
 }
 
