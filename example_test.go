@@ -344,3 +344,51 @@ func ExampleAuthenticatedFunc() {
 	// 401 {"error":"login required"}
 	// 200 {"user":"carol"}
 }
+
+// An account page that lists where the user is signed in and signs out
+// another device.
+func ExampleSessions() {
+	r := gin.New()
+	r.Use(ginsession.New(ginsession.Options{
+		Secret:        exampleSecret,
+		Client:        ginsession.NewMemoryClient(),
+		TrackSessions: true,
+	}))
+	r.POST("/login", func(c *gin.Context) { _ = ginsession.Login(c, "carol") })
+	r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, "%q", ginsession.User(c)) })
+	account := r.Group("/account", ginsession.Authenticated())
+	account.GET("", func(c *gin.Context) {
+		list, err := ginsession.Sessions(c)
+		if err != nil {
+			return // the ErrorHandler answered
+		}
+		for _, s := range list {
+			fmt.Fprintf(c.Writer, "%s current=%v handle=%s\n", s.Device, s.Current, s.Handle)
+		}
+	})
+	account.POST("/end", func(c *gin.Context) {
+		if err := ginsession.EndSession(c, c.PostForm("handle")); err != nil {
+			c.String(http.StatusNotFound, "no such session")
+		}
+	})
+
+	laptop, phone := newBrowser(r), newBrowser(r)
+	laptop.do(http.MethodPost, "/login", url.Values{})
+	phone.do(http.MethodPost, "/login", url.Values{})
+	page := laptop.do(http.MethodGet, "/account", nil).Body.String()
+	var phoneHandle string
+	for _, line := range strings.Split(strings.TrimSpace(page), "\n") {
+		fmt.Println(line[:strings.Index(line, " handle=")])
+		if strings.Contains(line, "current=false") {
+			phoneHandle = line[strings.Index(line, "handle=")+len("handle="):]
+		}
+	}
+	laptop.do(http.MethodPost, "/account/end", url.Values{"handle": {phoneHandle}})
+	fmt.Println("phone:", phone.do(http.MethodGet, "/whoami", nil).Body.String())
+	fmt.Println("laptop:", laptop.do(http.MethodGet, "/whoami", nil).Body.String())
+	// Output:
+	// Unknown browser current=true
+	// Unknown browser current=false
+	// phone: ""
+	// laptop: "carol"
+}

@@ -24,6 +24,10 @@
 // type are stored without registration. The cookie carries only a random
 // 256-bit ID and its HMAC-SHA256 tag; memcached keys are hashes of the ID.
 // Concurrent requests on one session are merged key by key with CAS.
+//
+// Security stamps (Options.UserStamp) log a user out everywhere; with
+// Options.TrackSessions, Sessions lists where the user is signed in and
+// EndSession signs out one device.
 package ginsession
 
 import (
