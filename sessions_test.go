@@ -136,7 +136,7 @@ func (a *app) storedIndex(user string) []string {
 	}
 	var handles []string
 	for _, e := range x.entries {
-		handles = append(handles, e.handle)
+		handles = append(handles, string(e.handle))
 	}
 	return handles
 }
@@ -508,7 +508,7 @@ func TestHostileSessionListsReadAsEmpty(t *testing.T) {
 	phone.signIn("alice", uaSafariIPhone)
 	phoneHandle := phone.currentHandle()
 	key := a.m.store.indexKey("alice")
-	forged := (&userIndex{entries: []indexEntry{{handle: malloryHandle, device: "Forged"}, {handle: phoneHandle, device: "Forged"}}}).encode(nil)
+	forged := (&userIndex{entries: []indexEntry{entryOf(malloryHandle, "Forged"), entryOf(phoneHandle, "Forged")}}).encode(nil)
 	copied, err := a.store.Client.Get(a.m.store.indexKey("mallory")) // mallory's own list, sealed for her key
 	if err != nil {
 		t.Fatal(err)
@@ -546,7 +546,7 @@ func TestHostileSessionListsReadAsEmpty(t *testing.T) {
 func sealedIndex(a *app, key string, n int) []byte {
 	x := userIndex{}
 	for i := range n {
-		x.entries = append(x.entries, indexEntry{handle: fmt.Sprintf("%043d", i), device: "d"})
+		x.entries = append(x.entries, entryOf(fmt.Sprintf("%043d", i), "d"))
 	}
 	b := x.encode(nil)
 	a.m.store.records.sign(key, b)

@@ -124,17 +124,17 @@ func (sto *store) indexExpiration(now time.Time) int32 {
 // enterIndex records the session stored under key in user's list, as used
 // from device.
 func (sto *store) enterIndex(user, key, device string, now time.Time) error {
-	handle := sto.handleOf(key)
-	return sto.updateIndex(user, now, func(x *userIndex) bool { return x.enter(handle, device) })
+	handle, name := []byte(sto.handleOf(key)), []byte(device)
+	return sto.updateIndex(user, now, func(x *userIndex) bool { return x.enter(handle, name) })
 }
 
 // leaveIndex removes the sessions stored under keys from user's list. It
 // only logs a failure: the sessions are gone, and a list entry whose
 // session is gone is dropped when the list is read.
 func (sto *store) leaveIndex(user string, now time.Time, keys ...string) {
-	handles := make([]string, len(keys))
+	handles := make([][]byte, len(keys))
 	for i, k := range keys {
-		handles[i] = sto.handleOf(k)
+		handles[i] = []byte(sto.handleOf(k))
 	}
 	if err := sto.updateIndex(user, now, func(x *userIndex) bool { return x.leave(handles...) }); err != nil {
 		sto.opts.Logger.Warn("ginsession: ended sessions stay in their user's session list until it is read", "error", err)
@@ -155,12 +155,12 @@ func (sto *store) listSessions(user, current string, stamp []byte, now time.Time
 	own := sto.handleOf(current)
 	var gone []string
 	for _, e := range x.entries {
-		if e.handle == own {
-			device = e.device
+		if string(e.handle) == own {
+			device = string(e.device)
 			continue
 		}
 		var r record
-		key := sto.keyOf(e.handle)
+		key := sto.keyOf(string(e.handle))
 		_, found, err := sto.load(&r, key, now)
 		if err != nil {
 			return nil, "", fmt.Errorf("ginsession: read session list: %w", errors.Unwrap(err))
@@ -170,8 +170,8 @@ func (sto *store) listSessions(user, current string, stamp []byte, now time.Time
 			continue
 		}
 		others = append(others, SessionInfo{
-			Handle:     e.handle,
-			Device:     e.device,
+			Handle:     string(e.handle),
+			Device:     string(e.device),
 			Created:    time.Unix(r.created, 0),
 			LastSeen:   time.Unix(r.touched, 0),
 			Remembered: r.persistent,
@@ -198,10 +198,11 @@ func (sto *store) endSessions(user string, now time.Time, pick func(handle strin
 	var ended []string
 	var err error
 	for _, e := range x.entries {
-		if !pick(e.handle) {
+		handle := string(e.handle)
+		if !pick(handle) {
 			continue
 		}
-		key := sto.keyOf(e.handle)
+		key := sto.keyOf(handle)
 		var r record
 		_, found, loadErr := sto.load(&r, key, now)
 		if loadErr != nil {

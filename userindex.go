@@ -36,18 +36,19 @@ type userIndex struct {
 	entries []indexEntry // oldest first
 }
 
-// indexEntry is one session in a user's list.
+// indexEntry is one session in a user's list. Decoded entries alias the
+// stored bytes, so reading a full list allocates only its entry slice.
 type indexEntry struct {
-	handle string // the storage key's suffix
-	device string
+	handle []byte // the storage key's suffix
+	device []byte
 }
 
 // find returns the position of handle, compared in constant time with
 // every entry (a handle comes from the client), or -1.
-func (x *userIndex) find(handle string) int {
+func (x *userIndex) find(handle []byte) int {
 	at := -1
 	for i, e := range x.entries {
-		if subtle.ConstantTimeCompare([]byte(e.handle), []byte(handle)) == 1 {
+		if subtle.ConstantTimeCompare(e.handle, handle) == 1 {
 			at = i
 		}
 	}
@@ -56,9 +57,9 @@ func (x *userIndex) find(handle string) int {
 
 // enter adds a session as the newest entry, dropping the oldest past
 // MaxTrackedSessions. It reports whether the list changed.
-func (x *userIndex) enter(handle, device string) bool {
+func (x *userIndex) enter(handle, device []byte) bool {
 	if at := x.find(handle); at >= 0 {
-		if x.entries[at].device == device {
+		if string(x.entries[at].device) == string(device) {
 			return false
 		}
 		x.entries = append(x.entries[:at], x.entries[at+1:]...)
@@ -71,7 +72,7 @@ func (x *userIndex) enter(handle, device string) bool {
 }
 
 // leave removes the given sessions; it reports whether the list changed.
-func (x *userIndex) leave(handles ...string) bool {
+func (x *userIndex) leave(handles ...[]byte) bool {
 	changed := false
 	for _, h := range handles {
 		if at := x.find(h); at >= 0 {
@@ -125,7 +126,7 @@ func (x *userIndex) decode(b []byte) error {
 		if !ok || d1-d0 > maxDeviceLen || !utf8.Valid(body[d0:d1]) {
 			return errCorrupt
 		}
-		entries = append(entries, indexEntry{handle: string(body[h0:h1]), device: string(body[d0:d1])})
+		entries = append(entries, indexEntry{handle: body[h0:h1:h1], device: body[d0:d1:d1]})
 		off = d1
 	}
 	if off != len(body) {

@@ -11,17 +11,22 @@ import (
 // handleN returns a well-formed handle (43 base64url bytes) numbered n.
 func handleN(n int) string { return fmt.Sprintf("h%042d", n) }
 
+// entryOf returns a list entry.
+func entryOf(handle, device string) indexEntry {
+	return indexEntry{handle: []byte(handle), device: []byte(device)}
+}
+
 // listOf returns an unsealed stored list of n entries (zero tag).
 func listOf(n int) []byte {
 	var x userIndex
 	for i := range n {
-		x.entries = append(x.entries, indexEntry{handle: handleN(i), device: "Firefox on Linux"})
+		x.entries = append(x.entries, entryOf(handleN(i), "Firefox on Linux"))
 	}
 	return x.encode(nil)
 }
 
 func TestUserIndexFormatIsFixed(t *testing.T) {
-	x := userIndex{entries: []indexEntry{{handle: strings.Repeat("A", idLen), device: "curl"}}}
+	x := userIndex{entries: []indexEntry{entryOf(strings.Repeat("A", idLen), "curl")}}
 	got := hex.EncodeToString(x.encode(nil))
 	want := "9301" + "91" + "92" + "d92b" + strings.Repeat("41", idLen) + "a4" + hex.EncodeToString([]byte("curl")) +
 		"c420" + strings.Repeat("00", tagSize)
@@ -29,7 +34,8 @@ func TestUserIndexFormatIsFixed(t *testing.T) {
 		t.Fatalf("stored list\n got %s\nwant %s", got, want)
 	}
 	var back userIndex
-	if err := back.decode(x.encode(nil)); err != nil || len(back.entries) != 1 || back.entries[0] != x.entries[0] {
+	if err := back.decode(x.encode(nil)); err != nil || len(back.entries) != 1 ||
+		string(back.entries[0].handle) != string(x.entries[0].handle) || string(back.entries[0].device) != "curl" {
 		t.Fatalf("decode: %v %+v", err, back)
 	}
 }
@@ -80,17 +86,18 @@ func TestUserIndexDecodeRefusesWhatItDoesNotWrite(t *testing.T) {
 }
 
 func TestUserIndexEnterAndLeave(t *testing.T) {
+	b := func(s string) []byte { return []byte(s) }
 	var x userIndex
-	if !x.enter("a", "d") || !x.enter("b", "d") || x.enter("a", "d") {
+	if !x.enter(b("a"), b("d")) || !x.enter(b("b"), b("d")) || x.enter(b("a"), b("d")) {
 		t.Fatal("enter reports changes wrongly")
 	}
-	if !x.enter("a", "other") || x.entries[1].handle != "a" || x.entries[1].device != "other" {
-		t.Errorf("a re-entered session is not the newest with its new device: %+v", x.entries)
+	if !x.enter(b("a"), b("other")) || string(x.entries[1].handle) != "a" || string(x.entries[1].device) != "other" {
+		t.Errorf("a re-entered session is not the newest with its new device: %q", x.entries)
 	}
-	if !x.leave("missing", "a") || x.leave("a") || len(x.entries) != 1 || x.entries[0].handle != "b" {
-		t.Errorf("leave: %+v", x.entries)
+	if !x.leave(b("missing"), b("a")) || x.leave(b("a")) || len(x.entries) != 1 || string(x.entries[0].handle) != "b" {
+		t.Errorf("leave: %q", x.entries)
 	}
-	if x.find("B") >= 0 || x.find("b") != 0 || x.find("") >= 0 {
+	if x.find(b("B")) >= 0 || x.find(b("b")) != 0 || x.find(nil) >= 0 {
 		t.Errorf("find is not exact")
 	}
 }
