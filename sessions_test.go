@@ -37,7 +37,8 @@ func trackingApp(t *testing.T, client Client, opts Options) *app {
 // accountRoutes adds an account page's routes: POST /login (name=...,
 // remember=1 for "remember me"), POST /logout, GET /private (protected),
 // GET /sessions (the list as JSON), POST /end (handle=...) and POST
-// /end-others. An ErrUnknownSession answers 404.
+// /end-others. An ErrUnknownSession answers 404; an anonymous visitor's
+// POST gets Authenticated's 403.
 func accountRoutes(a *app) {
 	a.engine.POST("/login", func(c *gin.Context) {
 		if err := Login(c, c.PostForm("name")); err != nil {
@@ -72,8 +73,11 @@ func accountRoutes(a *app) {
 			c.String(http.StatusOK, "ended")
 		}
 	}
-	a.engine.POST("/end", func(c *gin.Context) { answer(c, EndSession(c, c.PostForm("handle"))) })
-	a.engine.POST("/end-others", func(c *gin.Context) { answer(c, EndOtherSessions(c)) })
+	// Behind Authenticated, as on a real account page: a 200 then means a
+	// signed-in user asked (EndOtherSessions does nothing for a visitor
+	// whose session has just ended elsewhere).
+	a.engine.POST("/end", Authenticated(), func(c *gin.Context) { answer(c, EndSession(c, c.PostForm("handle"))) })
+	a.engine.POST("/end-others", Authenticated(), func(c *gin.Context) { answer(c, EndOtherSessions(c)) })
 }
 
 // browser returns another browser (its own cookie jar) on a's server.
@@ -268,8 +272,8 @@ func TestEndSessionRefusesHandlesThatAreNotTheUsers(t *testing.T) {
 			t.Errorf("a refused handle ended a session")
 		}
 		anonymous := a.browser()
-		if rec := anonymous.do(http.MethodPost, "/end", url.Values{"handle": {bobHandle}}); rec.Code != http.StatusNotFound {
-			t.Errorf("an anonymous visitor ending bob's session: %d, want 404", rec.Code)
+		if rec := anonymous.do(http.MethodPost, "/end", url.Values{"handle": {bobHandle}}); rec.Code != http.StatusForbidden {
+			t.Errorf("an anonymous visitor ending bob's session: %d, want 403", rec.Code)
 		}
 		if bob.loggedInAs() != "bob" {
 			t.Errorf("an anonymous visitor ended bob's session")
@@ -750,8 +754,8 @@ func TestEndingASessionThatIsAlreadyGone(t *testing.T) {
 	if rec := laptop.do(http.MethodPost, "/end", url.Values{"handle": {handle}}); rec.Code != http.StatusOK {
 		t.Errorf("ending an evicted session still listed: %d %s, want 200", rec.Code, rec.Body)
 	}
-	if got := laptop.storedIndex("alice"); len(got) != 1 {
-		t.Errorf("the list after ending it: %v", got)
+	if list := laptop.sessions(); len(list) != 1 || !list[0].Current {
+		t.Errorf("the list after ending it: %+v", list)
 	}
 }
 
@@ -778,5 +782,74 @@ func TestASessionStoredAfterAnIDCollisionIsListed(t *testing.T) {
 	}
 	if stored := a.storedIndex("alice"); !slices.Contains(stored, a.currentHandle()) {
 		t.Errorf("the list %v misses the session stored under the second ID", stored)
+	}
+}
+
+// addGate holds the next Add of a session key (not of a list) until
+// released, as a slow memcached would hold a Login's write.
+type addGate struct {
+	Client
+	armed            atomic.Bool
+	reached, release chan struct{}
+}
+
+func (g *addGate) Add(item *memcache.Item) error {
+	if !strings.Contains(item.Key, indexKeyInfix) && g.armed.CompareAndSwap(true, false) {
+		close(g.reached)
+		<-g.release
+	}
+	return g.Client.Add(item)
+}
+
+// A Login enters its session in the list just before storing it: a list
+// read or an end of the other sessions in between must not drop the
+// entry, or the session it stores next would be missing from the list.
+func TestALoginInFlightKeepsItsEntry(t *testing.T) {
+	for _, during := range []string{"/sessions", "/end-others"} {
+		t.Run(during, func(t *testing.T) {
+			gate := &addGate{Client: NewMemoryClient(), reached: make(chan struct{}), release: make(chan struct{})}
+			a := trackingApp(t, gate, Options{})
+			laptop, phone := a, a.browser()
+			laptop.signIn("alice", uaFirefoxLinux)
+			gate.armed.Store(true)
+			done := make(chan int)
+			go func() {
+				done <- phone.do(http.MethodPost, "/login", url.Values{"name": {"alice"}}, "User-Agent", uaSafariIPhone).Code
+			}()
+			<-gate.reached // the phone's entry is in the list, its session not yet stored
+			if during == "/sessions" {
+				if list := laptop.sessions(); len(list) != 1 {
+					t.Errorf("a session not stored yet is listed: %+v", list)
+				}
+			} else if rec := laptop.do(http.MethodPost, during, nil); rec.Code != http.StatusOK {
+				t.Fatalf("%s: %d %s", during, rec.Code, rec.Body)
+			}
+			close(gate.release)
+			if code := <-done; code != http.StatusSeeOther {
+				t.Fatalf("the phone's login: %d", code)
+			}
+			if list := laptop.sessions(); len(list) != 2 {
+				t.Errorf("after %s during the phone's login, the laptop lists %d sessions, want 2 (the phone's works: %q)", during, len(list), phone.loggedInAs())
+			}
+		})
+	}
+}
+
+func TestAMissingSessionLeavesTheListOnceSettled(t *testing.T) {
+	a, clock := clockApp(t, Options{TrackSessions: true})
+	accountRoutes(a)
+	laptop, phone := a, a.browser()
+	laptop.signIn("alice", uaFirefoxLinux)
+	phone.signIn("alice", uaSafariIPhone)
+	if err := a.store.Client.Delete(a.m.store.keyOf(phone.currentHandle())); err != nil { // evicted
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute - time.Second) // a Login could still be storing it
+	if list := laptop.sessions(); len(list) != 1 || len(laptop.storedIndex("alice")) != 2 {
+		t.Fatalf("before the grace: listed %d, stored %d; want 1 and 2", len(list), len(laptop.storedIndex("alice")))
+	}
+	clock.Advance(time.Second)
+	if list := laptop.sessions(); len(list) != 1 || len(laptop.storedIndex("alice")) != 1 {
+		t.Errorf("after the grace: listed %d, stored %d; want 1 and 1", len(list), len(laptop.storedIndex("alice")))
 	}
 }

@@ -125,7 +125,7 @@ func (sto *store) indexExpiration(now time.Time) int32 {
 // from device.
 func (sto *store) enterIndex(user, key, device string, now time.Time) error {
 	handle, name := []byte(sto.handleOf(key)), []byte(device)
-	return sto.updateIndex(user, now, func(x *userIndex) bool { return x.enter(handle, name) })
+	return sto.updateIndex(user, now, func(x *userIndex) bool { return x.enter(handle, name, now.Unix()) })
 }
 
 // leaveIndex removes the sessions stored under keys from user's list. It
@@ -146,7 +146,8 @@ func (sto *store) leaveIndex(user string, now time.Time, keys ...string) {
 // security stamp hash stamp, unless it is nil), leaving out the one stored
 // under current, whose entry's device it returns. Entries whose session is
 // gone leave the list (logged if that fails: they are left out again the
-// next time).
+// next time); a missing session whose entry is not settled yet is only
+// left out, as its Login may still be storing it.
 func (sto *store) listSessions(user, current string, stamp []byte, now time.Time) (others []SessionInfo, device string, err error) {
 	var x userIndex
 	if _, _, err := sto.readIndex(&x, sto.indexKey(user)); err != nil {
@@ -166,7 +167,9 @@ func (sto *store) listSessions(user, current string, stamp []byte, now time.Time
 			return nil, "", fmt.Errorf("ginsession: read session list: %w", errors.Unwrap(err))
 		}
 		if found != LoadFound || sto.trackedUser(&r) != user || (stamp != nil && !sameStamp(r.stamp, stamp)) {
-			gone = append(gone, key)
+			if found == LoadFound || sto.settled(e, now) {
+				gone = append(gone, key)
+			}
 			continue
 		}
 		others = append(others, SessionInfo{
@@ -187,15 +190,18 @@ func (sto *store) listSessions(user, current string, stamp []byte, now time.Time
 // chooses and that still belong to user, for as long as any of them could
 // have lived, then removes them from the list. A session whose record is
 // not found is deleted all the same: on a cluster a copy may be out of
-// reach, and must stay dead when it returns. It returns how many it ended; at the first delete that
-// fails it stops and returns the error.
+// reach, and must stay dead when it returns. Its entry stays in the list
+// until it is settled, in case its Login is still storing it. endSessions
+// returns how many sessions it ended; at the first delete that fails it
+// stops and returns the error.
 func (sto *store) endSessions(user string, now time.Time, pick func(handle string) bool) (int, error) {
 	var x userIndex
 	if _, _, err := sto.readIndex(&x, sto.indexKey(user)); err != nil {
 		return 0, fmt.Errorf("ginsession: end session: %w", err)
 	}
 	life := max(sto.opts.IdleTimeout, sto.opts.Lifetime, sto.opts.RememberFor)
-	var ended []string
+	var drop []string
+	ended := 0
 	var err error
 	for _, e := range x.entries {
 		handle := string(e.handle)
@@ -212,15 +218,27 @@ func (sto *store) endSessions(user string, now time.Time, pick func(handle strin
 		if found == LoadFound && sto.trackedUser(&r) != user {
 			continue // the application gave it to another user: not this user's to end
 		}
-		if err = sto.delete(key, life); err != nil && !isMiss(err) {
-			err = fmt.Errorf("ginsession: end session: %w", err)
+		if delErr := sto.delete(key, life); delErr != nil && !isMiss(delErr) {
+			err = fmt.Errorf("ginsession: end session: %w", delErr)
 			break
 		}
-		err = nil
-		ended = append(ended, key)
+		ended++
+		if found == LoadFound || sto.settled(e, now) {
+			drop = append(drop, key)
+		}
 	}
-	if len(ended) > 0 {
-		sto.leaveIndex(user, now, ended...)
+	if len(drop) > 0 {
+		sto.leaveIndex(user, now, drop...)
 	}
-	return len(ended), err
+	return ended, err
+}
+
+// settled reports whether an entry is old enough that its Login has
+// finished, stored or not: a Login enters the session just before it
+// stores it, and makes at most 2+MaxRetries store calls of at most Timeout
+// each before and after that. Until then a missing session may be on its
+// way. Never less than a minute, for clock steps between servers.
+func (sto *store) settled(e indexEntry, now time.Time) bool {
+	grace := max(time.Minute, time.Duration(2*(sto.opts.MaxRetries+2))*sto.opts.Timeout)
+	return now.Unix()-e.entered >= int64(grace/time.Second)
 }

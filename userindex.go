@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"crypto/subtle"
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -10,19 +11,18 @@ import (
 // session record (recordmac.go) so that nothing but ginsession can add a
 // session to it:
 //
-//	[indexVersion, [[handle, device]...], tag]
+//	[indexVersion, [[handle, device, entered]...], tag]
 //
 // handle is the base64url suffix of a session's storage key (a hash of the
-// session ID, which cannot be turned back into a cookie) and device the
-// text describeDevice made at Login. Entries are oldest first. The decoder
-// refuses anything but this shape, more than MaxTrackedSessions entries, a
-// handle that is not 43 base64url bytes and a device over maxDeviceLen
-// bytes or not UTF-8.
+// session ID, which cannot be turned back into a cookie), device the text
+// describeDevice made at Login and entered the Unix second the entry was
+// made (int64, 0xd3). Entries are oldest first. The decoder refuses
+// anything but this shape, more than MaxTrackedSessions entries, a handle
+// that is not 43 base64url bytes and a device over maxDeviceLen bytes or
+// not UTF-8.
 const (
 	indexVersion = 1
 	maxDeviceLen = 64
-	// indexEntryMax is the most bytes one entry encodes to.
-	indexEntryMax = 1 + 1 + idLen + 2 + maxDeviceLen
 )
 
 // MaxTrackedSessions is the most sessions a user's list holds (see
@@ -41,6 +41,10 @@ type userIndex struct {
 type indexEntry struct {
 	handle []byte // the storage key's suffix
 	device []byte
+	// entered is when the entry was made: the Login enters it just before
+	// its session is stored, so until a grace time has passed a session
+	// that is not found yet may still be on its way (see store.settled).
+	entered int64
 }
 
 // find returns the position of handle, compared in constant time with
@@ -57,14 +61,14 @@ func (x *userIndex) find(handle []byte) int {
 
 // enter adds a session as the newest entry, dropping the oldest past
 // MaxTrackedSessions. It reports whether the list changed.
-func (x *userIndex) enter(handle, device []byte) bool {
+func (x *userIndex) enter(handle, device []byte, now int64) bool {
 	if at := x.find(handle); at >= 0 {
 		if string(x.entries[at].device) == string(device) {
 			return false
 		}
 		x.entries = append(x.entries[:at], x.entries[at+1:]...)
 	}
-	x.entries = append(x.entries, indexEntry{handle: handle, device: device})
+	x.entries = append(x.entries, indexEntry{handle: handle, device: device, entered: now})
 	if over := len(x.entries) - MaxTrackedSessions; over > 0 {
 		x.entries = x.entries[over:]
 	}
@@ -89,9 +93,10 @@ func (x *userIndex) encode(dst []byte) []byte {
 	dst = append(dst, 0x93, indexVersion)
 	dst = appendContainerLen(dst, len(x.entries), 0x90, 0xdc)
 	for _, e := range x.entries {
-		dst = append(dst, 0x92)
+		dst = append(dst, 0x93)
 		dst = appendStr(dst, e.handle)
 		dst = appendStr(dst, e.device)
+		dst = binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(e.entered))
 	}
 	dst = append(dst, 0xc4, tagSize)
 	return append(dst, make([]byte, tagSize)...)
@@ -115,7 +120,7 @@ func (x *userIndex) decode(b []byte) error {
 	entries := make([]indexEntry, 0, n)
 	off := 2 + size
 	for range n {
-		if off >= len(body) || body[off] != 0x92 {
+		if off >= len(body) || body[off] != 0x93 {
 			return errCorrupt
 		}
 		h0, h1, ok := strBounds(body, off+1)
@@ -126,8 +131,12 @@ func (x *userIndex) decode(b []byte) error {
 		if !ok || d1-d0 > maxDeviceLen || !utf8.Valid(body[d0:d1]) {
 			return errCorrupt
 		}
-		entries = append(entries, indexEntry{handle: body[h0:h1:h1], device: body[d0:d1:d1]})
-		off = d1
+		if len(body)-d1 < 9 || body[d1] != 0xd3 {
+			return errCorrupt
+		}
+		entered := int64(binary.BigEndian.Uint64(body[d1+1:]))
+		entries = append(entries, indexEntry{handle: body[h0:h1:h1], device: body[d0:d1:d1], entered: entered})
+		off = d1 + 9
 	}
 	if off != len(body) {
 		return errCorrupt

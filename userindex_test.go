@@ -13,7 +13,7 @@ func handleN(n int) string { return fmt.Sprintf("h%042d", n) }
 
 // entryOf returns a list entry.
 func entryOf(handle, device string) indexEntry {
-	return indexEntry{handle: []byte(handle), device: []byte(device)}
+	return indexEntry{handle: []byte(handle), device: []byte(device), entered: 1_900_000_000}
 }
 
 // listOf returns an unsealed stored list of n entries (zero tag).
@@ -28,14 +28,14 @@ func listOf(n int) []byte {
 func TestUserIndexFormatIsFixed(t *testing.T) {
 	x := userIndex{entries: []indexEntry{entryOf(strings.Repeat("A", idLen), "curl")}}
 	got := hex.EncodeToString(x.encode(nil))
-	want := "9301" + "91" + "92" + "d92b" + strings.Repeat("41", idLen) + "a4" + hex.EncodeToString([]byte("curl")) +
-		"c420" + strings.Repeat("00", tagSize)
+	want := "9301" + "91" + "93" + "d92b" + strings.Repeat("41", idLen) + "a4" + hex.EncodeToString([]byte("curl")) +
+		"d3" + "00000000713fb300" + "c420" + strings.Repeat("00", tagSize)
 	if got != want {
 		t.Fatalf("stored list\n got %s\nwant %s", got, want)
 	}
 	var back userIndex
 	if err := back.decode(x.encode(nil)); err != nil || len(back.entries) != 1 ||
-		string(back.entries[0].handle) != string(x.entries[0].handle) || string(back.entries[0].device) != "curl" {
+		string(back.entries[0].handle) != string(x.entries[0].handle) || string(back.entries[0].device) != "curl" || back.entries[0].entered != 1_900_000_000 {
 		t.Fatalf("decode: %v %+v", err, back)
 	}
 }
@@ -45,8 +45,9 @@ func TestUserIndexDecodeRefusesWhatItDoesNotWrite(t *testing.T) {
 	body := good[:len(good)-tagField]
 	tag := good[len(good)-tagField:]
 	with := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	entered := []byte{0xd3, 0, 0, 0, 0, 0x71, 0x3f, 0xb3, 0}
 	entry := func(handle, device string) []byte {
-		return appendStr(appendStr([]byte{0x92}, handle), device)
+		return append(appendStr(appendStr([]byte{0x93}, handle), device), entered...)
 	}
 	one := func(e []byte) []byte { return with([]byte{0x93, indexVersion, 0x91}, e, tag) }
 	for name, b := range map[string][]byte{
@@ -65,7 +66,10 @@ func TestUserIndexDecodeRefusesWhatItDoesNotWrite(t *testing.T) {
 		"handle with a space": one(entry(" "+handleN(1)[1:], "d")),
 		"device too long":     one(entry(handleN(1), strings.Repeat("d", maxDeviceLen+1))),
 		"device not UTF-8":    one(entry(handleN(1), "\xff")),
-		"entry of three":      one(append(entry(handleN(1), "d"), 0xc0)),
+		"entry of four":       one(append(entry(handleN(1), "d"), 0xc0)),
+		"entry of two":        one(appendStr(appendStr([]byte{0x92}, handleN(1)), "d")),
+		"entered not int64":   one(append(appendStr(appendStr([]byte{0x93}, handleN(1)), "d"), 0x01)),
+		"entered cut short":   one(append(appendStr(appendStr([]byte{0x93}, handleN(1)), "d"), entered[:8]...)),
 		"entry not an array":  one([]byte{0xc0}),
 	} {
 		var x userIndex
@@ -88,10 +92,10 @@ func TestUserIndexDecodeRefusesWhatItDoesNotWrite(t *testing.T) {
 func TestUserIndexEnterAndLeave(t *testing.T) {
 	b := func(s string) []byte { return []byte(s) }
 	var x userIndex
-	if !x.enter(b("a"), b("d")) || !x.enter(b("b"), b("d")) || x.enter(b("a"), b("d")) {
+	if !x.enter(b("a"), b("d"), 1) || !x.enter(b("b"), b("d"), 1) || x.enter(b("a"), b("d"), 1) {
 		t.Fatal("enter reports changes wrongly")
 	}
-	if !x.enter(b("a"), b("other")) || string(x.entries[1].handle) != "a" || string(x.entries[1].device) != "other" {
+	if !x.enter(b("a"), b("other"), 2) || string(x.entries[1].handle) != "a" || string(x.entries[1].device) != "other" {
 		t.Errorf("a re-entered session is not the newest with its new device: %q", x.entries)
 	}
 	if !x.leave(b("missing"), b("a")) || x.leave(b("a")) || len(x.entries) != 1 || string(x.entries[0].handle) != "b" {
