@@ -243,7 +243,6 @@ func handleOfCookie(a *app, cookie string) string {
 	return a.m.store.handleOf(a.m.key(id))
 }
 
-
 // flakyClient fails one operation in eight before it reaches the store
 // (as a timeout would) and stalls one in eight briefly, while faulty is
 // set, at random from its seeded source.
