@@ -52,7 +52,9 @@ type SessionInfo struct {
 
 // Sessions returns the current user's sessions that are still alive, the
 // current one first and the others most recently seen first; nil for an
-// anonymous visitor. Each listed session costs one memcached read, so call
+// anonymous visitor. A store failure is returned and, while the header is
+// unwritten, answered by the ErrorHandler. Each listed session costs one
+// memcached read, so call
 // it from the account page, not on every request. Sessions that ended
 // (expired, evicted, logged out, or ended by a security stamp) are left out
 // and dropped from the list. The list is a memcached item like any other:
@@ -76,7 +78,7 @@ func Sessions(c *gin.Context) ([]SessionInfo, error) {
 	}
 	others, device, err := s.m.store.listSessions(user, current, stamp, now)
 	if err != nil {
-		s.m.opts.observeFailure(err)
+		s.failed(err)
 		return nil, err
 	}
 	here.Device = cmp.Or(device, describeDevice(s.req.UserAgent()))
@@ -156,11 +158,18 @@ func (s *Session) trackedIdentity(c *gin.Context) (user, key string, err error) 
 func (s *Session) endTracked(user string, pick func(handle string) bool) (int, error) {
 	ended, err := s.m.store.endSessions(user, s.m.now(), pick)
 	if err != nil {
-		s.m.opts.observeFailure(err)
-		s.mu.Lock()
-		s.failLocked(err)
+		s.failed(err)
 	}
 	return ended, err
+}
+
+// failed answers a store failure of the session list as one of the
+// session's own: observed, and, while the header is unwritten, answered
+// by the ErrorHandler, so a page never claims what the store did not do.
+func (s *Session) failed(err error) {
+	s.m.opts.observeFailure(err)
+	s.mu.Lock()
+	s.failLocked(err)
 }
 
 // device describes the request's client for the user's session list, or

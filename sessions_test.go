@@ -853,3 +853,14 @@ func TestAMissingSessionLeavesTheListOnceSettled(t *testing.T) {
 		t.Errorf("after the grace: listed %d, stored %d; want 1 and 1", len(list), len(laptop.storedIndex("alice")))
 	}
 }
+
+func TestSessionsFailClosed(t *testing.T) {
+	a := trackingApp(t, NewMemoryClient(), Options{})
+	a.signIn("alice", uaFirefoxLinux)
+	a.store.Client = &failingKey{Client: a.store.Client, key: a.m.store.indexKey("alice")}
+	rec := a.get("/sessions")
+	a.store.Client = a.store.Client.(*failingKey).Client
+	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "Handle") {
+		t.Errorf("listing with the list unreadable: %d %q; want the ErrorHandler's 503", rec.Code, rec.Body)
+	}
+}

@@ -342,6 +342,13 @@ func BenchmarkTrackedLogin(b *testing.B) {
 	each(b, trackedNames, func(b *testing.B, n string) { runSerial(b, n, "/login", false) })
 }
 
+// BenchmarkTrackedFirstLogin: a new visitor logs in as a user with no
+// session yet, without and with the user's session list (created by this
+// Login: one entry).
+func BenchmarkTrackedFirstLogin(b *testing.B) {
+	each(b, trackedNames, func(b *testing.B, n string) { runSerial(b, n, "/login-first", false) })
+}
+
 // BenchmarkTrackedRead is BenchmarkRead without and with TrackSessions.
 func BenchmarkTrackedRead(b *testing.B) {
 	each(b, trackedNames, func(b *testing.B, n string) { runSerial(b, n, "/read", true) })

@@ -246,6 +246,13 @@ func ginsessionEngine(o ginsession.Options) *gin.Engine {
 	r.GET("/me", func(c *gin.Context) {
 		c.String(http.StatusOK, ginsession.User(c))
 	})
+	var users atomic.Int64
+	r.GET("/login-first", func(c *gin.Context) { // each request a new user's first login
+		if err := ginsession.Login(c, "user-"+strconv.FormatInt(users.Add(1), 10)); err != nil {
+			return
+		}
+		c.String(http.StatusOK, "ok")
+	})
 	r.GET("/new", func(c *gin.Context) {
 		ginsession.Default(c).Set("visits", 1)
 		c.String(http.StatusOK, "ok")
