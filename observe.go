@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -174,32 +173,24 @@ func isNetOp(err error) bool {
 	return errors.As(err, &opErr)
 }
 
-// enumName returns names[v], or type(v) for a value without a name.
-func enumName(typ string, names []string, v uint8) string {
-	if int(v) < len(names) && names[v] != "" {
-		return names[v]
-	}
-	return typ + "(" + strconv.Itoa(int(v)) + ")"
-}
-
 // String returns the kind's snake_case name (a metric label).
 func (k EventKind) String() string {
-	return enumName("EventKind", []string{"", "load", "conflict", "store_error", "regenerate", "destroy", "stamp_mismatch", "store_call"}, uint8(k))
+	return enumName("EventKind", []string{"", "load", "conflict", "store_error", "regenerate", "destroy", "stamp_mismatch", "store_call"}, int(k))
 }
 
 // String returns the result's snake_case name (a metric label).
 func (r LoadResult) String() string {
-	return enumName("LoadResult", []string{"", "found", "not_stored", "expired", "unreadable", "forged", "bad_cookie"}, uint8(r))
+	return enumName("LoadResult", []string{"", "found", "not_stored", "expired", "unreadable", "forged", "bad_cookie"}, int(r))
 }
 
 // String returns the memcached command's name (a metric label).
 func (op StoreOp) String() string {
-	return enumName("StoreOp", []string{"", "get", "add", "set", "cas", "delete", "touch"}, uint8(op))
+	return enumName("StoreOp", []string{"", "get", "add", "set", "cas", "delete", "touch"}, int(op))
 }
 
 // String returns the kind's snake_case name (a metric label).
 func (f FailureKind) String() string {
-	return enumName("FailureKind", []string{"none", "timeout", "unreachable", "tls", "conflict", "unconfirmed", "too_large", "server", "other"}, uint8(f))
+	return enumName("FailureKind", []string{"none", "timeout", "unreachable", "tls", "conflict", "unconfirmed", "too_large", "server", "other"}, int(f))
 }
 
 // observeFailure tells Observe about a failed load, write or delete; nil

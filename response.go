@@ -48,6 +48,12 @@ const (
 	phaseDetachedWarned
 )
 
+// String returns the phase's name, for test failures and debugging.
+func (p phase) String() string {
+	return enumName("phase", []string{"phaseOpen", "phaseHeaderOut", "phaseErrorPage", "phaseFailed",
+		"phaseFinishing", "phaseDetached", "phaseDetachedOut", "phaseDetachedWarned"}, int(p))
+}
+
 // response is the session's hold on its request's response: the hook
 // writer installed as c.Writer, and the phase.
 type response struct {

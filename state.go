@@ -51,6 +51,26 @@ const (
 	prevDead
 )
 
+// String returns the state's name, for test failures and debugging.
+func (l loadState) String() string {
+	return enumName("loadState", []string{"unloaded", "loaded", "stale", "loadFailed"}, int(l))
+}
+
+// String returns the state's name, for test failures and debugging.
+func (s idState) String() string {
+	return enumName("idState", []string{"idAnonymous", "idFresh", "idStored", "idRegenerated"}, int(s))
+}
+
+// String returns the action's name, for test failures and debugging.
+func (a cookieAction) String() string {
+	return enumName("cookieAction", []string{"cookieKeep", "cookieSend", "cookieExpire"}, int(a))
+}
+
+// String returns the kind's name, for test failures and debugging.
+func (k prevKind) String() string {
+	return enumName("prevKind", []string{"prevNone", "prevStored", "prevDead"}, int(k))
+}
+
 // identity is the session's place in the store.
 type identity struct {
 	state idState

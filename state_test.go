@@ -140,3 +140,20 @@ func TestSessionFitsItsSizeClass(t *testing.T) {
 		t.Fatalf("Session is %d bytes, past the 416-byte size class", size)
 	}
 }
+
+func TestStateEnumsHaveNames(t *testing.T) {
+	for _, c := range []struct {
+		got, want string
+	}{
+		{unloaded.String(), "unloaded"}, {loadFailed.String(), "loadFailed"}, {loadState(9).String(), "loadState(9)"},
+		{idAnonymous.String(), "idAnonymous"}, {idRegenerated.String(), "idRegenerated"}, {idState(4).String(), "idState(4)"},
+		{cookieKeep.String(), "cookieKeep"}, {cookieExpire.String(), "cookieExpire"}, {cookieAction(3).String(), "cookieAction(3)"},
+		{prevNone.String(), "prevNone"}, {prevDead.String(), "prevDead"}, {prevKind(3).String(), "prevKind(3)"},
+		{phaseOpen.String(), "phaseOpen"}, {phaseDetachedWarned.String(), "phaseDetachedWarned"}, {phase(8).String(), "phase(8)"},
+		{phase(1 << 20).String(), "phase(1048576)"},
+	} {
+		if c.got != c.want {
+			t.Errorf("String() = %q, want %q", c.got, c.want)
+		}
+	}
+}
