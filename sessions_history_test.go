@@ -61,6 +61,7 @@ func runSessionListHistory(t *testing.T, seed uint64, client Client) {
 		mu.Unlock()
 	}
 	browsers := make([]*app, len(users))
+	held := make([]string, len(users)) // each browser's session after its last call (under mu)
 	for i := range browsers {
 		browsers[i] = a.browser()
 	}
@@ -86,8 +87,9 @@ func runSessionListHistory(t *testing.T, seed uint64, client Client) {
 					}
 				case r < 8:
 					e.op = "end"
-					other := browsers[rng.IntN(len(browsers))]
-					e.target = handleOfCookie(a, other.cookie)
+					mu.Lock()
+					e.target = held[rng.IntN(len(held))] // another browser's session, as it last knew it
+					mu.Unlock()
 					rec = b.do(http.MethodPost, "/end", url.Values{"handle": {e.target}}).Code
 				case r < 9:
 					e.op = "end-others"
@@ -98,6 +100,9 @@ func runSessionListHistory(t *testing.T, seed uint64, client Client) {
 				}
 				e.status, e.end = rec, clock.Add(1)
 				note(e)
+				mu.Lock()
+				held[i] = handleOfCookie(a, b.cookie)
+				mu.Unlock()
 			}
 		})
 	}
