@@ -129,7 +129,7 @@ func TestImplausibleStoredTimestamps(t *testing.T) {
 			a.get("/login")
 			id, _, _ := a.m.cookies.decode(a.cookie)
 			now := clock.Now()
-			r := &record{created: now.Add(tc.created).Unix(), touched: now.Add(tc.touched).Unix(), persistent: true}
+			r := &record{meta: meta{created: now.Add(tc.created).Unix(), touched: now.Add(tc.touched).Unix(), persistent: true}}
 			r.set("user_name", []byte("\xa5alice"))
 			if err := a.store.Client.Set(&memcache.Item{Key: a.m.key(id), Value: a.sealed(id, r), Expiration: 600}); err != nil {
 				t.Fatal(err)
@@ -143,7 +143,7 @@ func TestImplausibleStoredTimestamps(t *testing.T) {
 	a.get("/login")
 	id, _, _ := a.m.cookies.decode(a.cookie)
 	ahead := clock.Now().Add(time.Minute).Unix()
-	r := &record{created: ahead, touched: ahead}
+	r := &record{meta: meta{created: ahead, touched: ahead}}
 	r.set("user_name", []byte("\xa5alice"))
 	if err := a.store.Client.Set(&memcache.Item{Key: a.m.key(id), Value: a.sealed(id, r), Expiration: 600}); err != nil {
 		t.Fatal(err)
@@ -281,10 +281,10 @@ func TestExpiryBoundaries(t *testing.T) {
 	o := &Options{IdleTimeout: time.Hour, Lifetime: 2 * time.Hour, RememberFor: 40 * 24 * time.Hour}
 	now := time.Unix(2_000_000_000, 0)
 	born := now.Unix() - 2*3600
-	if exp, ok := o.expiration(&record{created: born}, now); ok {
+	if exp, ok := o.expiration(&record{meta: meta{created: born}}, now); ok {
 		t.Errorf("no second left: expiration %d, ok; want the session over", exp)
 	}
-	if exp, ok := o.expiration(&record{created: born + 1}, now); !ok || exp != 1 {
+	if exp, ok := o.expiration(&record{meta: meta{created: born + 1}}, now); !ok || exp != 1 {
 		t.Errorf("one second left: expiration %d, %v; want 1", exp, ok)
 	}
 	if got := memcluster.Expiration(now, memcluster.MaxRelativeExpiration); got != memcluster.MaxRelativeExpiration {
@@ -300,16 +300,16 @@ func TestExpiryBoundaries(t *testing.T) {
 		r    record
 		want bool
 	}{
-		{"touched exactly IdleTimeout ago", record{created: t0 - 10, touched: t0 - 3600}, false},
-		{"touched a second less", record{created: t0 - 10, touched: t0 - 3599}, true},
-		{"created exactly Lifetime ago", record{created: t0 - 7200, touched: t0 - 1}, false},
-		{"created a second less", record{created: t0 - 7199, touched: t0 - 1}, true},
-		{"created maxClockSkew ahead", record{created: t0 + skew, touched: t0}, true},
-		{"created a second more", record{created: t0 + skew + 1, touched: t0}, false},
-		{"touched maxClockSkew ahead", record{created: t0, touched: t0 + skew}, true},
-		{"touched a second more", record{created: t0, touched: t0 + skew + 1}, false},
-		{"remembered, exactly RememberFor", record{created: t0 - 40*24*3600, touched: t0 - 10*24*3600, persistent: true}, false},
-		{"remembered, a second less", record{created: t0 - 40*24*3600 + 1, touched: t0 - 10*24*3600, persistent: true}, true},
+		{"touched exactly IdleTimeout ago", record{meta: meta{created: t0 - 10, touched: t0 - 3600}}, false},
+		{"touched a second less", record{meta: meta{created: t0 - 10, touched: t0 - 3599}}, true},
+		{"created exactly Lifetime ago", record{meta: meta{created: t0 - 7200, touched: t0 - 1}}, false},
+		{"created a second less", record{meta: meta{created: t0 - 7199, touched: t0 - 1}}, true},
+		{"created maxClockSkew ahead", record{meta: meta{created: t0 + skew, touched: t0}}, true},
+		{"created a second more", record{meta: meta{created: t0 + skew + 1, touched: t0}}, false},
+		{"touched maxClockSkew ahead", record{meta: meta{created: t0, touched: t0 + skew}}, true},
+		{"touched a second more", record{meta: meta{created: t0, touched: t0 + skew + 1}}, false},
+		{"remembered, exactly RememberFor", record{meta: meta{created: t0 - 40*24*3600, touched: t0 - 10*24*3600, persistent: true}}, false},
+		{"remembered, a second less", record{meta: meta{created: t0 - 40*24*3600 + 1, touched: t0 - 10*24*3600, persistent: true}}, true},
 	}
 	for _, tc := range cases {
 		if got := o.alive(&tc.r, now); got != tc.want {

@@ -295,7 +295,7 @@ func (s *Session) saveLocked(st *state) error {
 	timing := s.saveTiming()
 	// A cookie change the handler asked for (not a re-signing with the
 	// current secret, which can wait for the next response).
-	cookieChange := st.cookie == cookieExpire || (st.cookie == cookieSend && st.ch.persistent)
+	cookieChange := st.cookie == cookieExpire || st.cookie == cookieSend
 	err := s.commitLocked(timing)
 	if err != nil && !errors.Is(err, ErrSessionEnded) {
 		st.dropChanges(s.m.now(), s.m.opts.Persistent)

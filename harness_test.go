@@ -417,7 +417,7 @@ func (r *record) value(key string) []byte {
 
 // recordOf returns a record holding kv, set in key order, and flashes.
 func recordOf(created, touched int64, persistent bool, kv map[string][]byte, flashes ...[]byte) *record {
-	r := &record{created: created, touched: touched, persistent: persistent, flashes: flashes}
+	r := &record{meta: meta{created: created, touched: touched, persistent: persistent}, flashes: flashes}
 	for _, k := range slices.Sorted(maps.Keys(kv)) {
 		r.set(k, kv[k])
 	}

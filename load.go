@@ -68,7 +68,7 @@ func (s *Session) loadLocked() {
 		rec := &s.st.rec
 		s.st.ch.refresh = s.m.opts.refreshDue(rec, now) || rec.oldSeal // re-seal with the current secret
 		if !who.current {
-			s.st.cookie = cookieSend // re-sign with the current secret
+			s.st.cookie = cookieResign
 		}
 		return true
 	})

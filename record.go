@@ -73,6 +73,27 @@ const smallMax = 8
 // bytes; neither is ever modified in place.
 type pair struct{ key, val []byte }
 
+// meta is a session's metadata: everything its record holds besides the
+// values and flashes. A request that changes any of it marks the change
+// once (changes.meta), and a merge copies it whole, so a field added here
+// is merged with no more code. Everything derived from it (expiration,
+// liveness, the cookie's Max-Age) is computed from the record being
+// written (expiry.go).
+type meta struct {
+	created int64 // Unix seconds
+	touched int64 // Unix seconds of the last write (idle refresh)
+	// stampChecked is the Unix second the stamp was last checked.
+	stampChecked int64
+	// stamp is a hash of the user's security stamp at Login; all zero
+	// when none is recorded (a hash is never all zero: decode refuses it).
+	stamp [stampSize]byte
+	// persistent is the "remember me" flag.
+	persistent bool
+}
+
+// stamped reports whether a security stamp is recorded.
+func (m *meta) stamped() bool { return m.stamp != [stampSize]byte{} }
+
 // record is the decoded form of a stored session.
 //
 // Its values are read in place: until the request changes one, they are the
@@ -81,18 +102,11 @@ type pair struct{ key, val []byte }
 // unchanged values copies them as they are. The first change copies them
 // into pairs, which from then on hold the values; pairs is nil until then.
 type record struct {
-	created int64 // Unix seconds
-	touched int64 // Unix seconds of the last write (idle refresh)
-	// stamp is a hash of the user's security stamp at Login (stampSize
-	// bytes), or nil; stampChecked is the Unix second it was last checked.
-	stamp        []byte
-	stampChecked int64
-	stored       []byte   // the stored map's entries, after its header
-	pairs        []pair   // in insertion order up to smallMax, sorted by key past it
-	flashes      [][]byte // raw msgpack per flash
-	nstored      uint16   // entries in stored (at most maxKeys)
-	// persistent is the "remember me" flag.
-	persistent bool
+	meta
+	stored  []byte   // the stored map's entries, after its header
+	pairs   []pair   // in insertion order up to smallMax, sorted by key past it
+	flashes [][]byte // raw msgpack per flash
+	nstored uint16   // entries in stored (at most maxKeys)
 	// oldSeal is set by recordSealer.open when only one of OldSecrets
 	// verified the stored bytes: the next write re-seals them.
 	oldSeal bool
@@ -248,7 +262,7 @@ func (r *record) encode(dst []byte) []byte {
 	}
 	dst = slices.Grow(dst, size)
 	fields := byte(0x97)
-	if r.stamp != nil {
+	if r.stamped() {
 		fields = 0x98
 	}
 	dst = append(dst, fields, recordVersion, 0xd3)
@@ -269,10 +283,10 @@ func (r *record) encode(dst []byte) []byte {
 	for _, f := range r.flashes {
 		dst = append(dst, f...)
 	}
-	if r.stamp != nil {
+	if r.stamped() {
 		dst = append(dst, 0x92, 0xd3)
 		dst = binary.BigEndian.AppendUint64(dst, uint64(r.stampChecked))
-		dst = append(append(dst, 0xc4, stampSize), r.stamp...)
+		dst = append(append(dst, 0xc4, stampSize), r.stamp[:]...)
 	}
 	dst = append(dst, 0xc4, tagSize)
 	return append(dst, make([]byte, tagSize)...)
@@ -294,10 +308,11 @@ func (r *record) decode(b []byte) error {
 		return errCorrupt
 	}
 	body := b[:len(b)-tagField] // values and flashes never reach into the tag
-	*r = record{
+	*r = record{meta: meta{
 		created:    int64(binary.BigEndian.Uint64(b[offCreated:])),
 		touched:    int64(binary.BigEndian.Uint64(b[offTouched:])),
 		persistent: b[offPersistent] == 0xc3,
+	},
 	}
 	off, err := r.decodeValues(body, recordHeader)
 	if err != nil {
@@ -380,7 +395,10 @@ func (r *record) decodeGuard(body []byte, off int) (int, error) {
 		return 0, errCorrupt
 	}
 	r.stampChecked = int64(binary.BigEndian.Uint64(g[2:]))
-	r.stamp = g[12:guardField:guardField]
+	r.stamp = [stampSize]byte(g[12:guardField])
+	if !r.stamped() { // the encoder leaves the pair out instead
+		return 0, errCorrupt
+	}
 	return off + guardField, nil
 }
 

@@ -58,7 +58,7 @@ func TestStoredRecordFormatsStillRead(t *testing.T) {
 				t.Fatalf("does not open: %v", err)
 			}
 			if r.created != f.created || r.touched != f.touched || r.persistent != f.persistent ||
-				len(r.flashes) != f.flashes || (r.stamp != nil) != f.stamped || r.stampChecked != f.stampChecked {
+				len(r.flashes) != f.flashes || r.stamped() != f.stamped || r.stampChecked != f.stampChecked {
 				t.Fatalf("read as created=%d touched=%d persistent=%v flashes=%d stamp=%x checked=%d",
 					r.created, r.touched, r.persistent, len(r.flashes), r.stamp, r.stampChecked)
 			}

@@ -25,7 +25,7 @@ import (
 // survives an encode/decode round trip.
 func TestRecordValuesAcrossTheSmallLimit(t *testing.T) {
 	want := map[string]string{}
-	r := &record{created: 1, touched: 1}
+	r := &record{meta: meta{created: 1, touched: 1}}
 	check := func(step string) {
 		t.Helper()
 		if r.count() != len(want) {
@@ -95,7 +95,7 @@ func TestRecordValuesAcrossTheSmallLimit(t *testing.T) {
 // recordBytes returns a record with a valid header (created and touched 1)
 // around body (its values map and flashes array) and a zero tag.
 func recordBytes(body ...byte) []byte {
-	b := (&record{created: 1, touched: 1}).encode(nil)[:recordHeader]
+	b := (&record{meta: meta{created: 1, touched: 1}}).encode(nil)[:recordHeader]
 	b = append(append(b, body...), 0xc4, tagSize)
 	return append(b, make([]byte, tagSize)...)
 }
@@ -156,7 +156,7 @@ func decodeNoPanic(b []byte) (r *record, err error) {
 // bytes than remain is refused as corrupt (never read past the end, never
 // a panic), and a session holding it loads as a fresh one.
 func TestTruncatedKeyIsCorrupt(t *testing.T) {
-	hdr := (&record{created: 1, touched: 1}).encode(nil)
+	hdr := (&record{meta: meta{created: 1, touched: 1}}).encode(nil)
 	b := truncatedStr8Key(hdr)
 	if r, err := decodeNoPanic(b); err == nil || r != nil {
 		t.Fatalf("decodeRecord(%x) = %v, %v; want errCorrupt", b, r, err)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math"
 	"strings"
@@ -43,12 +44,12 @@ func fuzzValidRecords() []*record {
 	for i := range 15 {
 		shrunk.del(strings.Repeat("k", i+1))
 	}
-	unsorted := &record{created: 9, touched: 9} // small keys keep insertion order
+	unsorted := &record{meta: meta{created: 9, touched: 9}} // small keys keep insertion order
 	for _, k := range []string{"z", "a", "m"} {
 		unsorted.set(k, enc(k))
 	}
 	stamped := recordOf(3, 4, true, map[string][]byte{"user_name": enc("alice")}, enc("hi"))
-	stamped.stamp, stamped.stampChecked = stampHash("s1"), 1_700_000_050
+	stamped.stamp, stamped.stampChecked = [stampSize]byte(stampHash("s1")), 1_700_000_050
 	return []*record{
 		recordOf(1_700_000_000, 1_700_000_100, false, nil),
 		recordOf(-1, math.MaxInt64, true, map[string][]byte{"": enc(nil)}),
@@ -78,7 +79,7 @@ func fuzzRecordSeeds() (seeds [][]byte, valid int) {
 		seeds = append(seeds, rs.seal(fuzzRecordKey, r.encode(nil)))
 	}
 	valid = len(seeds)
-	hdr := (&record{created: 1, touched: 1}).encode(nil)[:recordHeader]
+	hdr := (&record{meta: meta{created: 1, touched: 1}}).encode(nil)[:recordHeader]
 	sealed := func(body ...byte) []byte {
 		b := append(append(bytes.Clone(hdr), body...), 0xc4, tagSize)
 		return rs.seal(fuzzRecordKey, append(b, make([]byte, tagSize)...))
@@ -256,14 +257,8 @@ func fuzzCheckRecord(t *testing.T, r *record, b []byte) {
 // fuzzRecordDiff describes how a and b differ, or returns "".
 func fuzzRecordDiff(a, b *record) string {
 	switch {
-	case a.created != b.created:
-		return "created"
-	case a.touched != b.touched:
-		return "touched"
-	case a.persistent != b.persistent:
-		return "persistent"
-	case !bytes.Equal(a.stamp, b.stamp) || a.stampChecked != b.stampChecked:
-		return "stamp"
+	case a.meta != b.meta:
+		return fmt.Sprintf("metadata %+v, %+v", a.meta, b.meta)
 	case a.oldSeal != b.oldSeal:
 		return "oldSeal"
 	case a.count() != b.count():
@@ -288,7 +283,7 @@ func fuzzRecordDiff(a, b *record) string {
 // (verify, then decode) a typical record against decoding it alone.
 func BenchmarkRecordOpen(b *testing.B) {
 	rs := newRecordSealer(testSecret, nil)
-	r := &record{created: 1_900_000_000, touched: 1_900_000_000}
+	r := &record{meta: meta{created: 1_900_000_000, touched: 1_900_000_000}}
 	r.set("user_name", []byte("\xa5alice"))
 	r.set("n", []byte{0x2a})
 	const key = "ginsession:0123456789abcdef0123456789abcdef0123456789a"

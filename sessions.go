@@ -71,7 +71,9 @@ func Sessions(c *gin.Context) ([]SessionInfo, error) {
 	here := SessionInfo{Handle: s.m.store.handleOf(current), Current: true, LastSeen: now}
 	_ = s.with(func(st *state) {
 		here.Created, here.Remembered = time.Unix(st.rec.created, 0), st.rec.persistent
-		stamp = st.rec.stamp
+		if st.rec.stamped() {
+			stamp = append([]byte(nil), st.rec.stamp[:]...)
+		}
 	})
 	if s.m.opts.UserStamp == nil {
 		stamp = nil // every session of the user counts, whatever it recorded

@@ -51,12 +51,12 @@ func (s *Session) stampHolds(c *gin.Context, user string) bool {
 		return true
 	}
 	now := s.m.now()
-	var recorded []byte
-	due := true
+	var recorded [stampSize]byte
+	stamped, due := false, true
 	_ = s.with(func(st *state) {
-		recorded = st.rec.stamp
+		recorded, stamped = st.rec.stamp, st.rec.stamped()
 		checked := time.Unix(st.rec.stampChecked, 0)
-		due = recorded == nil || now.Sub(checked) >= s.m.opts.StampCheck || checked.After(now)
+		due = !stamped || now.Sub(checked) >= s.m.opts.StampCheck || checked.After(now)
 	})
 	if !due {
 		return true
@@ -65,7 +65,7 @@ func (s *Session) stampHolds(c *gin.Context, user string) bool {
 	if err != nil {
 		return false
 	}
-	if recorded != nil && sameStamp(current, recorded) {
+	if stamped && sameStamp(current, recorded[:]) {
 		_ = s.with(func(st *state) { st.setGuard(current, now.Unix()) })
 		return true
 	}

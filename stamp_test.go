@@ -170,7 +170,7 @@ func TestStampOffCostsNothing(t *testing.T) {
 	client := NewMemoryClient()
 	off := authApp(t, client, Options{})
 	off.loginAs("alice")
-	if r := off.storedRecord(); r == nil || r.stamp != nil {
+	if r := off.storedRecord(); r == nil || r.stamped() {
 		t.Fatalf("stored with UserStamp off: %+v, want no stamp", r)
 	}
 	users := &stampTable{stamps: map[string]string{}}

@@ -32,8 +32,12 @@ type cookieAction uint8
 
 const (
 	cookieKeep   cookieAction = iota // leave the browser's cookie alone
-	cookieSend                       // set it: a new ID, persistence changed, or re-signed
+	cookieSend                       // set it: a new ID, or persistence changed
 	cookieExpire                     // expire it: the session was destroyed
+	// cookieResign: set it again, signed with the current secret (it
+	// verified with one of OldSecrets). Unlike cookieSend it can wait for a
+	// later response when the header is already out.
+	cookieResign
 )
 
 // prevKind says what identity.prevKey names.
@@ -63,7 +67,7 @@ func (s idState) String() string {
 
 // String returns the action's name, for test failures and debugging.
 func (a cookieAction) String() string {
-	return enumName("cookieAction", []string{"cookieKeep", "cookieSend", "cookieExpire"}, int(a))
+	return enumName("cookieAction", []string{"cookieKeep", "cookieSend", "cookieExpire", "cookieResign"}, int(a))
 }
 
 // String returns the kind's name, for test failures and debugging.
@@ -104,10 +108,9 @@ type state struct {
 // changes are this request's own edits, replayed onto a fresh copy of the
 // stored session when a CompareAndSwap conflicts.
 type changes struct {
-	cleared    bool
-	persistent bool   // the persistence flag changed
-	guard      bool   // the user's stamp, or the time it was checked, changed
-	refresh    bool   // the idle deadline is due to be pushed forward
+	cleared bool
+	meta    bool // the record's metadata changed (persistence, stamp, its check): replayed whole
+	refresh bool // the idle deadline is due to be pushed forward
 	edits      []edit // the last set or delete of each key changed
 	flashAdded [][]byte
 	flashTaken [][]byte
@@ -121,7 +124,7 @@ type edit struct {
 
 // edited reports whether the request changed the session's data.
 func (ch *changes) edited() bool {
-	return ch.cleared || ch.persistent || ch.guard || len(ch.edits) > 0 || len(ch.flashAdded) > 0 || len(ch.flashTaken) > 0
+	return ch.cleared || ch.meta || len(ch.edits) > 0 || len(ch.flashAdded) > 0 || len(ch.flashTaken) > 0
 }
 
 // mark records a set (or delete) of key. A request changes few keys, so a
@@ -139,7 +142,7 @@ func (ch *changes) mark(key string, set bool) {
 // freshRecord returns an empty session record created at now.
 func freshRecord(now time.Time, persistent bool) record {
 	t := now.Unix()
-	return record{created: t, touched: t, persistent: persistent}
+	return record{meta: meta{created: t, touched: t, persistent: persistent}}
 }
 
 // startFresh makes the state a new, empty, anonymous session.
@@ -227,7 +230,7 @@ func (st *state) setPersistent(on bool) bool {
 		return false
 	}
 	st.rec.persistent = on
-	st.ch.persistent = true
+	st.ch.meta = true
 	st.cookie = cookieSend
 	return true
 }
@@ -253,11 +256,13 @@ func (st *state) regenerate(newID func() string, restartAt int64) {
 
 // setGuard records the user's stamp hash (nil: none) as checked at now.
 func (st *state) setGuard(stamp []byte, now int64) {
-	if stamp == nil && st.rec.stamp == nil {
+	if stamp == nil && !st.rec.stamped() {
 		return
 	}
-	st.rec.stamp, st.rec.stampChecked = stamp, now
-	st.ch.guard = true
+	var hash [stampSize]byte
+	copy(hash[:], stamp)
+	st.rec.stamp, st.rec.stampChecked = hash, now
+	st.ch.meta = true
 }
 
 // storedKeys returns the keys a destroy must delete: the stored record's and
@@ -319,7 +324,8 @@ func (st *state) dropChanges(now time.Time, persistent bool) {
 
 // replay applies this request's changes to a freshly read record: a clear,
 // then the last set or delete of each key it changed (last writer wins per
-// key), flash messages consumed and added, and the persistence flag.
+// key), flash messages consumed and added, and, if it changed any of the
+// metadata, all of it (the last request to change metadata wins it whole).
 func (st *state) replay(fresh *record) record {
 	out := fresh.clone()
 	if st.ch.cleared {
@@ -333,11 +339,8 @@ func (st *state) replay(fresh *record) record {
 		}
 	}
 	out.flashes = append(removeFlashes(out.flashes, st.ch.flashTaken), st.ch.flashAdded...)
-	if st.ch.persistent {
-		out.persistent, out.created = st.rec.persistent, st.rec.created
-	}
-	if st.ch.guard {
-		out.stamp, out.stampChecked = st.rec.stamp, st.rec.stampChecked
+	if st.ch.meta {
+		out.meta = st.rec.meta // the store then sets touched
 	}
 	return out
 }

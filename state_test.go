@@ -42,7 +42,7 @@ func TestStateAnonymousUntilFirstChange(t *testing.T) {
 
 func TestStateFailedRegenerationGoesStale(t *testing.T) {
 	st := testState(t)
-	startStoredWith(st, "old", "key-old", record{created: 10, touched: 20}, 7)
+	startStoredWith(st, "old", "key-old", record{meta: meta{created: 10, touched: 20}}, 7)
 	st.regenerate(counterID(), 99)
 	if st.ident.state != idRegenerated || st.ident.prevKey != "key-old" || st.rec.created != 99 {
 		t.Fatalf("after regenerate: ident %+v, created %d", st.ident, st.rec.created)
@@ -104,13 +104,13 @@ func TestStateDestroyedExpiresTheCookie(t *testing.T) {
 // the same request are not recorded as consumed.
 func TestStateReplayCarriesGuardAndCreated(t *testing.T) {
 	st := testState(t)
-	startStoredWith(st, "id", "key", record{created: 100, touched: 100, persistent: true}, 1)
+	startStoredWith(st, "id", "key", record{meta: meta{created: 100, touched: 100, persistent: true}}, 1)
 	st.setGuard([]byte("0123456789abcdef"), 500)
 	st.setPersistent(false)
 	st.rec.created = 400
-	fresh := record{created: 100, touched: 300, persistent: true, stamp: []byte("old-stamp-hash.."), stampChecked: 200}
+	fresh := record{meta: meta{created: 100, touched: 300, persistent: true, stamp: [stampSize]byte([]byte("old-stamp-hash..")), stampChecked: 200}}
 	out := st.replay(&fresh)
-	if string(out.stamp) != "0123456789abcdef" || out.stampChecked != 500 {
+	if string(out.stamp[:]) != "0123456789abcdef" || out.stampChecked != 500 {
 		t.Errorf("merged stamp %q checked %d, want this request's", out.stamp, out.stampChecked)
 	}
 	if out.persistent || out.created != 400 {
@@ -147,7 +147,7 @@ func TestStateEnumsHaveNames(t *testing.T) {
 	}{
 		{unloaded.String(), "unloaded"}, {loadFailed.String(), "loadFailed"}, {loadState(9).String(), "loadState(9)"},
 		{idAnonymous.String(), "idAnonymous"}, {idRegenerated.String(), "idRegenerated"}, {idState(4).String(), "idState(4)"},
-		{cookieKeep.String(), "cookieKeep"}, {cookieExpire.String(), "cookieExpire"}, {cookieAction(3).String(), "cookieAction(3)"},
+		{cookieKeep.String(), "cookieKeep"}, {cookieResign.String(), "cookieResign"}, {cookieAction(4).String(), "cookieAction(4)"},
 		{prevNone.String(), "prevNone"}, {prevDead.String(), "prevDead"}, {prevKind(3).String(), "prevKind(3)"},
 		{phaseOpen.String(), "phaseOpen"}, {phaseDetachedWarned.String(), "phaseDetachedWarned"}, {phase(8).String(), "phase(8)"},
 		{phase(1 << 20).String(), "phase(1048576)"},
@@ -155,5 +155,23 @@ func TestStateEnumsHaveNames(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("String() = %q, want %q", c.got, c.want)
 		}
+	}
+}
+
+// A merge copies the request's metadata whole when it changed any of it,
+// so a metadata field cannot be forgotten by the replay; when it changed
+// none, the stored metadata stands.
+func TestStateReplayCopiesMetadataWhole(t *testing.T) {
+	st := testState(t)
+	mine := meta{created: 400, touched: 410, stampChecked: 420, stamp: [stampSize]byte{1}, persistent: true}
+	startStoredWith(st, "id", "key", record{meta: mine}, 1)
+	theirs := record{meta: meta{created: 100, touched: 300, stampChecked: 200, stamp: [stampSize]byte{2}}}
+	if out := st.replay(&theirs); out.meta != theirs.meta {
+		t.Errorf("no metadata change: merged %+v, want the stored %+v", out.meta, theirs.meta)
+	}
+	st.setPersistent(false)
+	st.setPersistent(true) // back as it was, but changed
+	if out := st.replay(&theirs); out.meta != mine {
+		t.Errorf("after a metadata change: merged %+v, want this request's %+v", out.meta, mine)
 	}
 }

@@ -162,7 +162,7 @@ func (sto *store) add(st *state, now time.Time, exp int32, buf *[]byte, item *me
 		return fmt.Errorf("ginsession: regenerate session: delete old ID: %w", err)
 	}
 	if prev := st.ident.prevKey; st.ident.prev == prevStored {
-		life := sto.opts.tombstoneLife(&st.rec, st.ch.persistent, now)
+		life := sto.opts.tombstoneLife(&st.rec, st.ch.meta, now)
 		err := sto.delete(prev, life)
 		if err != nil {
 			_ = sto.delete(item.Key, life) // undo: the old session decides
@@ -299,7 +299,7 @@ func (sto *store) ended(st *state, now time.Time) error {
 // not come back once the logout has answered. The deleted sessions then
 // leave their user's session list (Options.TrackSessions).
 func (sto *store) remove(st *state, now time.Time) error {
-	life := sto.opts.tombstoneLife(&st.rec, st.ch.persistent, now)
+	life := sto.opts.tombstoneLife(&st.rec, st.ch.meta, now)
 	keys := st.storedKeys()
 	for _, key := range keys {
 		if err := sto.delete(key, life); err != nil && !isMiss(err) {

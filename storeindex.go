@@ -166,7 +166,7 @@ func (sto *store) listSessions(user, current string, stamp []byte, now time.Time
 		if err != nil {
 			return nil, "", fmt.Errorf("ginsession: read session list: %w", errors.Unwrap(err))
 		}
-		if found != LoadFound || sto.trackedUser(&r) != user || (stamp != nil && !sameStamp(r.stamp, stamp)) {
+		if found != LoadFound || sto.trackedUser(&r) != user || (stamp != nil && !sameStamp(r.stamp[:], stamp)) {
 			if found == LoadFound || sto.settled(e, now) {
 				gone = append(gone, key)
 			}
