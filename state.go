@@ -108,9 +108,9 @@ type state struct {
 // changes are this request's own edits, replayed onto a fresh copy of the
 // stored session when a CompareAndSwap conflicts.
 type changes struct {
-	cleared bool
-	meta    bool // the record's metadata changed (persistence, stamp, its check): replayed whole
-	refresh bool // the idle deadline is due to be pushed forward
+	cleared    bool
+	meta       bool   // the record's metadata changed (persistence, stamp, its check): replayed whole
+	refresh    bool   // the idle deadline is due to be pushed forward
 	edits      []edit // the last set or delete of each key changed
 	flashAdded [][]byte
 	flashTaken [][]byte
