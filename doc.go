@@ -1,7 +1,8 @@
 package ginsession
 
-// This file is a reader's map of the package, not code. How one request runs through the files, in the order the code runs (a
-// login as the example; each file's own comment says more):
+// A reader's map of the package: how one request runs through the files,
+// in the order the code runs (a login as the example; each file's own
+// comment says more).
 //
 //	manager.go      New/NewManager: options.go and validate.go check the Options, storeclient.go builds
 //	                the client (memcluster/ for several servers); Handler gives each request a Session, no I/O
