@@ -13,8 +13,10 @@ package ginsession
 //	                slots.go), record.go decodes it (wire.go), expiry.go says whether it is alive
 //	state.go        what each method changes: values (encoded by codec.go), metadata, ID, cookie action
 //	auth.go         Authenticated, User, Login (regenerate + user + Save), Logout; stamp.go checks stamps
-//	response.go     when to commit (before the header, at the end, after it) and the failure answer
-//	                (errorpage.go, the default ErrorHandler); cachepolicy.go keeps the cookie out of caches
+//	response.go     when to commit (before the header, at the end, after it); cachepolicy.go keeps the
+//	                cookie out of shared caches
+//	failure.go      the one path of a store failure: logged, on c.Errors, answered by the ErrorHandler
+//	                (errorpage.go holds the default) as where it happened and the phase allow
 //	store.go        the only code calling the Client: Add for a new ID, CompareAndSwap with re-read and
 //	                merge (state.go replay) for a stored one, deletes; expiry.go computes the expiration
 //	                from the record written, record.go encodes it and recordmac.go seals it

@@ -300,7 +300,7 @@ func (s *Session) saveLocked(st *state) error {
 	if err != nil && !errors.Is(err, ErrSessionEnded) {
 		st.dropChanges(s.m.now(), s.m.opts.Persistent)
 		if !errors.Is(err, ErrHeaderWritten) {
-			s.saveFailed(err)
+			s.fail(err, inSave)
 		}
 	}
 	if err == nil && timing == withoutCookie && cookieChange {
@@ -357,8 +357,7 @@ func (s *Session) Destroy() error {
 	}
 	if err != nil {
 		s.m.opts.observeFailure(err)
-		s.mu.Lock()
-		s.failLocked(err)
+		s.failUnlocked(err, inHandler)
 	} else if observe := s.m.opts.Observe; observe != nil {
 		observe(Event{Kind: EventDestroy})
 	}

@@ -8,23 +8,16 @@ import "cmp"
 // with runs fn on the loaded state, under the session's lock, loading it on
 // first use. It returns the load error instead when the store failed; the
 // first failure while the handler chain runs replaces the response with the
-// ErrorHandler's (written without the lock, so an ErrorHandler may use the
-// session).
+// ErrorHandler's (fail runs it without the lock, so an ErrorHandler may use
+// the session).
 func (s *Session) with(fn func(st *state)) error {
 	s.mu.Lock()
-	locked := true
-	defer func() { // also when a custom Client or Logger panics in the load
-		if locked {
-			s.mu.Unlock()
-		}
-	}()
+	defer s.mu.Unlock() // also when a custom Client or Logger panics in the load
 	if s.st.load == unloaded || s.st.load == stale {
 		s.loadLocked()
 		if s.st.load == loadFailed {
-			err := s.st.loadErr
-			locked = false
-			s.failLocked(err)
-			return err
+			s.fail(s.st.loadErr, inHandler)
+			return s.st.loadErr
 		}
 	}
 	if s.st.load == loadFailed {

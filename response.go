@@ -2,7 +2,6 @@ package ginsession
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -136,19 +135,17 @@ func (s *Session) beforeHeader(sends bool) {
 			s.abandon() // so the recovery's response does not re-enter it
 		}
 	}()
-	err, abort := s.commitBeforeHeader(sends)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.commitBeforeHeader(sends)
 	committed = true
 	if err != nil {
-		s.sendErrorPage(err, abort)
+		s.fail(err, atHeader)
 	}
 }
 
-// commitBeforeHeader is beforeHeader's work under the lock. On a failed
-// commit it claims the error page and reports whether the rest of the
-// chain is to be aborted.
-func (s *Session) commitBeforeHeader(sends bool) (err error, abort bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// commitBeforeHeader is beforeHeader's commit, under the lock.
+func (s *Session) commitBeforeHeader(sends bool) error {
 	switch p := s.phase(); {
 	case p == phaseOpen && sends:
 		s.setPhase(phaseHeaderOut)
@@ -158,118 +155,17 @@ func (s *Session) commitBeforeHeader(sends bool) (err error, abort bool) {
 	if s.st.load != unloaded {
 		s.addVary()
 	}
-	if err = automatic(s.commitLocked(withCookie)); err == nil {
+	err := automatic(s.commitLocked(withCookie))
+	if err == nil {
 		if s.st.load != unloaded && s.setsCookie() {
 			s.privateCache(s.resp.w.Header()) // a policy set after an early Save
 		}
-		return nil, false
+		return nil
 	}
 	// The error page answers for these changes: they must not be stored
 	// once the response is out (nor the store waited on again).
 	s.st.dropChanges(s.m.now(), s.m.opts.Persistent)
-	return err, s.claimErrorPage()
-}
-
-// failLocked answers a store failure and unlocks s.mu. While the chain
-// runs with the header unwritten the ErrorHandler replaces the response;
-// later the error is recorded and returned to the caller only.
-func (s *Session) failLocked(err error) {
-	if s.phase() != phaseOpen || s.resp.w.Written() {
-		s.mu.Unlock()
-		s.reportStoreError(err)
-		return
-	}
-	abort := s.claimErrorPage()
-	s.mu.Unlock()
-	s.sendErrorPage(err, abort)
-}
-
-// claimErrorPage moves to phaseErrorPage; the caller holds s.mu and then
-// calls sendErrorPage without it. It reports whether the handler chain is
-// still running (and so is to be aborted).
-func (s *Session) claimErrorPage() (chainRunning bool) {
-	p := s.phase()
-	s.resp.pageDone = make(chan struct{})
-	s.setPhase(phaseErrorPage)
-	return p == phaseOpen || p == phaseHeaderOut
-}
-
-// sendErrorPage writes the ErrorHandler's response for err after
-// claimErrorPage, then drops whatever the handler writes later. The error
-// is logged and recorded on the context whatever the ErrorHandler does.
-func (s *Session) sendErrorPage(err error, abort bool) {
-	c := s.resp.c
-	_ = c.Error(err)
-	s.m.faults.log(slog.LevelError, "ginsession: session store failed; the error response replaced the handler's", err)
-	defer func() { // even if the ErrorHandler panics
-		s.mu.Lock()
-		s.setPhase(phaseFailed)
-		close(s.resp.pageDone)
-		s.mu.Unlock()
-	}()
-	s.mu.Lock()
-	s.addVary() // an ErrorHandler may send a cacheable page
-	s.mu.Unlock()
-	s.m.opts.ErrorHandler(c, err)
-	if abort {
-		c.Abort()
-	}
-}
-
-// waitErrorPageLocked waits, with s.mu held, until an error page that
-// another goroutine is writing is complete.
-func (s *Session) waitErrorPageLocked() {
-	for s.phase() == phaseErrorPage {
-		done := s.resp.pageDone
-		s.mu.Unlock()
-		<-done
-		s.mu.Lock()
-	}
-}
-
-// reportStoreError records a store failure that can no longer replace the
-// response: in the log, and on the context while the handler chain runs
-// (once it returned, the context belongs to the middleware or, later, to
-// another request).
-func (s *Session) reportStoreError(err error) {
-	switch s.phase() {
-	case phaseOpen, phaseHeaderOut:
-		_ = s.resp.c.Error(err)
-		s.m.faults.log(slog.LevelError, "ginsession: session store failed after the response started", err)
-	default:
-		s.m.faults.log(slog.LevelError, "ginsession: session store failed", err)
-	}
-}
-
-// saveFailed records a failed Save (or Login): logged, on the context while
-// the chain runs, and, while the header is unwritten, kept for finish, whose
-// error page answers it if the handler then writes nothing (a handler that
-// only returns on the error must not answer 200 with an empty page).
-func (s *Session) saveFailed(err error) {
-	s.m.faults.log(slog.LevelError, "ginsession: session not saved", err)
-	switch s.phase() {
-	case phaseOpen:
-		s.resp.unanswered = err
-		_ = s.resp.c.Error(err)
-	case phaseHeaderOut:
-		_ = s.resp.c.Error(err)
-	}
-}
-
-// answerUnanswered sends the error page for a failed Save that the handler
-// did not answer (the chain returned with nothing written and no status
-// set). It reports whether it did.
-func (s *Session) answerUnanswered() bool {
-	s.mu.Lock()
-	err := s.resp.unanswered
-	if err == nil || s.phase() != phaseFinishing || s.resp.w.Written() || s.resp.w.Status() != http.StatusOK {
-		s.mu.Unlock()
-		return false
-	}
-	s.claimErrorPage()
-	s.mu.Unlock()
-	s.sendErrorPage(err, false)
-	return true
+	return err
 }
 
 // automatic filters a commit error for the automatic commit: a session that
@@ -382,8 +278,7 @@ func (s *Session) close() {
 	}
 	s.setPhase(phaseDetachedOut)
 	if err := automatic(s.commitLocked(withoutCookie)); err != nil {
-		_ = s.resp.c.Error(err)
-		s.m.faults.log(slog.LevelError, "ginsession: session not saved after the response was sent", err)
+		s.fail(err, afterResponse)
 	}
 }
 

@@ -170,8 +170,7 @@ func (s *Session) endTracked(user string, pick func(handle string) bool) (int, e
 // by the ErrorHandler, so a page never claims what the store did not do.
 func (s *Session) failed(err error) {
 	s.m.opts.observeFailure(err)
-	s.mu.Lock()
-	s.failLocked(err)
+	s.failUnlocked(err, inHandler)
 }
 
 // device describes the request's client for the user's session list, or

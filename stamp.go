@@ -34,8 +34,7 @@ func (s *Session) currentStamp(c *gin.Context, user string) ([]byte, error) {
 	stamp, err := lookup(c, user)
 	if err != nil {
 		err = fmt.Errorf("ginsession: user stamp: %w", err)
-		s.mu.Lock()
-		s.failLocked(err)
+		s.failUnlocked(err, inHandler)
 		return nil, err
 	}
 	return stampHash(stamp), nil
