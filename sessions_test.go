@@ -864,3 +864,33 @@ func TestSessionsFailClosed(t *testing.T) {
 		t.Errorf("listing with the list unreadable: %d %q; want the ErrorHandler's 503", rec.Code, rec.Body)
 	}
 }
+
+func TestConcurrentLoginsHoldTheBound(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := trackingApp(t, client, Options{})
+		for range MaxTrackedSessions - 8 {
+			a.browser().signIn("alice", uaFirefoxLinux)
+		}
+		const n = 16 // 8 more than the list has room for
+		browsers := make([]*app, n)
+		var wg sync.WaitGroup
+		for i := range browsers {
+			browsers[i] = a.browser()
+			wg.Go(func() {
+				if rec := browsers[i].do(http.MethodPost, "/login", url.Values{"name": {"alice"}}, "User-Agent", uaChromeWindows); rec.Code != http.StatusSeeOther {
+					t.Errorf("concurrent login: %d %s", rec.Code, rec.Body)
+				}
+			})
+		}
+		wg.Wait()
+		stored := a.storedIndex("alice")
+		if len(stored) != MaxTrackedSessions {
+			t.Fatalf("the list holds %d entries, want the bound %d", len(stored), MaxTrackedSessions)
+		}
+		for i, b := range browsers {
+			if h := handleOfCookie(a, b.cookie); !slices.Contains(stored, h) {
+				t.Errorf("concurrent login %d is not among the newest %d", i, MaxTrackedSessions)
+			}
+		}
+	})
+}
