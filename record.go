@@ -13,6 +13,7 @@ import (
 // A stored session is one msgpack array (version 2), readable by any
 // msgpack library:
 //
+//	[version, created, touched, persistent, {key: value...}, [flash...], optional..., tag]
 //	[version, created, touched, persistent, {key: value...}, [flash...], tag]
 //	[version, created, touched, persistent, {key: value...}, [flash...], [checked, stamp], tag]
 //
@@ -23,7 +24,9 @@ import (
 // recordmac.go), always the last 34 bytes. The second form, for a user
 // whose security stamp is checked (Options.UserStamp), adds the Unix second
 // of the last check (int64, 0xd3) and a 16-byte hash of the stamp (bin8);
-// sessions without it pay nothing for the feature.
+// sessions without it pay nothing for the feature. It is the first of the
+// optional fields (recordfields.go), which also says what a rolling deploy
+// does with fields a binary does not know.
 //
 // The encoding is canonical, so a record that verifies re-encodes to the
 // same bytes: container and key headers are the shortest that fit, keys are
@@ -253,7 +256,10 @@ func (r *record) overCaps() error {
 // encode appends the record's wire form to dst, with a zero tag:
 // recordSealer.seal fills it in place.
 func (r *record) encode(dst []byte) []byte {
-	size := recordHeader + 10 + len(r.stored) + guardField + tagField
+	size := recordHeader + 10 + len(r.stored) + tagField
+	for _, f := range optionalFields {
+		size += f.maxSize
+	}
 	for _, p := range r.pairs {
 		size += 5 + len(p.key) + len(p.val)
 	}
@@ -261,11 +267,8 @@ func (r *record) encode(dst []byte) []byte {
 		size += len(f)
 	}
 	dst = slices.Grow(dst, size)
-	fields := byte(0x97)
-	if r.stamped() {
-		fields = 0x98
-	}
-	dst = append(dst, fields, recordVersion, 0xd3)
+	head := len(dst)
+	dst = append(dst, 0x90|fixedFields, recordVersion, 0xd3)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.created))
 	dst = append(dst, 0xd3)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.touched))
@@ -283,11 +286,8 @@ func (r *record) encode(dst []byte) []byte {
 	for _, f := range r.flashes {
 		dst = append(dst, f...)
 	}
-	if r.stamped() {
-		dst = append(dst, 0x92, 0xd3)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(r.stampChecked))
-		dst = append(append(dst, 0xc4, stampSize), r.stamp[:]...)
-	}
+	dst, fields := r.encodeOptional(dst)
+	dst[head] = 0x90 | byte(fields)
 	dst = append(dst, 0xc4, tagSize)
 	return append(dst, make([]byte, tagSize)...)
 }
@@ -301,7 +301,7 @@ func (r *record) encode(dst []byte) []byte {
 // Allocation is bounded by what b can hold: every count is checked against
 // its cap and against the bytes left before anything is sized from it.
 func (r *record) decode(b []byte) error {
-	if len(b) < recordMin || (b[0] != 0x97 && b[0] != 0x98) || b[1] != recordVersion ||
+	if len(b) < recordMin || b[0]&0xf0 != 0x90 || b[0]&0x0f < fixedFields || b[1] != recordVersion ||
 		b[offCreated-1] != 0xd3 || b[offTouched-1] != 0xd3 ||
 		(b[offPersistent] != 0xc2 && b[offPersistent] != 0xc3) ||
 		b[len(b)-tagField] != 0xc4 || b[len(b)-tagField+1] != tagSize {
@@ -321,10 +321,8 @@ func (r *record) decode(b []byte) error {
 	if off, err = r.decodeFlashes(body, off); err != nil {
 		return err
 	}
-	if b[0] == 0x98 {
-		if off, err = r.decodeGuard(body, off); err != nil {
-			return err
-		}
+	if off, err = r.decodeOptional(body, off, int(b[0]&0x0f)-fixedFields); err != nil {
+		return err
 	}
 	if off != len(body) {
 		return errCorrupt

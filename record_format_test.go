@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/gin-gonic/gin"
 )
 
 // storedFormats are the fixed records in testdata/records, as earlier
@@ -79,5 +82,52 @@ func TestStoredRecordFormatsStillRead(t *testing.T) {
 				t.Fatalf("re-encodes to %x", again)
 			}
 		})
+	}
+}
+
+// During a rolling deploy a binary of this version reads a record that a
+// later version wrote with optional fields it does not know: the session
+// stands with those fields absent, and writing it back drops them.
+func TestARecordOfALaterVersionKeepsItsSession(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client Client) {
+		a := integrityApp(t, client, Options{})
+		a.engine.GET("/write", func(c *gin.Context) { Default(c).Set("visits", 1) })
+		cookie, key := a.login("carol")
+		stored := a.raw(key)
+		body := bytes.Clone(stored[:len(stored)-tagField])
+		later := []byte{0xc0, 0x82, 0xa1, 'x', 0x01, 0xa1, 'y', 0x92, 0x01, 0x02} // no guard, then a field of a later version
+		body[0] = 0x90 | byte(fixedFields+2)
+		b := append(append(append(body, later...), 0xc4, tagSize), make([]byte, tagSize)...)
+		if err := a.store.Client.Set(&memcache.Item{Key: key, Value: a.m.store.records.seal(key, b)}); err != nil {
+			t.Fatal(err)
+		}
+		a.wantMe(cookie, "carol", "a record with a later version's field")
+		a.serve("/write", cookie)
+		if again := a.raw(key); laterFields(again) || bytes.Contains(again, later[1:]) {
+			t.Errorf("the record written back keeps the field this version does not know: %x", again)
+		}
+		a.wantMe(cookie, "carol", "the record written back")
+	})
+}
+
+func TestRecordOptionalFieldsAreCanonical(t *testing.T) {
+	rs, _ := fuzzSealers()
+	for name, b := range map[string][]byte{
+		"a nil last field":         withOptional(rs, 0xc0),
+		"nil, then nil":            withOptional(rs, 0xc0, 0xc0),
+		"fewer fields than fixed":  rs.seal(fuzzRecordKey, append([]byte{0x90 | (fixedFields - 1)}, withOptional(rs)[1:]...)),
+		"more fields than held":    rs.seal(fuzzRecordKey, append([]byte{0x90 | (fixedFields + 2)}, withOptional(rs, guardBytes()...)[1:]...)),
+		"a guard with a zero hash": withOptional(rs, (&record{meta: meta{stampChecked: 1}}).encodeGuard(nil)...),
+	} {
+		if _, err := openRecord(rs, fuzzRecordKey, b); err == nil {
+			t.Errorf("%s: opened, want refused", name)
+		}
+	}
+	r, err := openRecord(rs, fuzzRecordKey, withOptional(rs, append(guardBytes(), 0x07)...))
+	if err != nil || !r.stamped() || r.stampChecked != 1_700_000_050 {
+		t.Fatalf("a guard then a later field: %v, stamped %v", err, r != nil && r.stamped())
+	}
+	if enc := r.encode(nil); laterFields(enc) || enc[0] != 0x90|(fixedFields+1) {
+		t.Errorf("re-encoded with %d fields, want the guard only", enc[0]&0x0f)
 	}
 }
