@@ -2,6 +2,7 @@ package memcluster
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -107,5 +108,60 @@ func TestRendezvousSelectorEach(t *testing.T) {
 	}
 	if _, err := (&RendezvousSelector{}).PickServer("k"); !errors.Is(err, memcache.ErrNoServers) {
 		t.Errorf("empty selector: %v, want ErrNoServers", err)
+	}
+}
+
+// rank orders servers by descending score: its first is PickServer's
+// choice, and removing a server keeps the others in the same order.
+func TestRendezvousRankOrder(t *testing.T) {
+	addrs := make([]string, 6)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("10.0.1.%d:11211", i+1)
+	}
+	sel, _ := NewRendezvousSelector(addrs...)
+	fewer, _ := NewRendezvousSelector(addrs[1:]...)
+	for k := range 500 {
+		key := testKey(k)
+		order := sel.rank(key, nil)
+		owner, _ := sel.PickServer(key)
+		if addrs[order[0]] != owner.String() {
+			t.Fatalf("key %d: rank puts %s first, PickServer picks %s", k, addrs[order[0]], owner)
+		}
+		var without []string
+		for _, i := range order {
+			if i != 0 {
+				without = append(without, addrs[i])
+			}
+		}
+		var got []string
+		for _, i := range fewer.rank(key, nil) {
+			got = append(got, addrs[1+i])
+		}
+		if strings.Join(got, " ") != strings.Join(without, " ") {
+			t.Fatalf("key %d: removing a server reorders the rest: %v, want %v", k, got, without)
+		}
+	}
+}
+
+// Up to rankStack servers, rank works on the caller's stack.
+func TestRendezvousRankOfAFullStackDoesNotAllocate(t *testing.T) {
+	addrs := make([]string, rankStack)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("10.0.2.%d:11211", i+1)
+	}
+	sel, _ := NewRendezvousSelector(addrs...)
+	key := testKey(2)
+	allocs := testing.AllocsPerRun(100, func() {
+		var buf [rankStack]int
+		if order := sel.rank(key, buf[:0]); len(order) != rankStack {
+			t.Fatal("short order")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("rank of %d servers allocates %v times per call, want 0", rankStack, allocs)
+	}
+	more, _ := NewRendezvousSelector(append(addrs, "10.0.3.1:11211")...)
+	if order := more.rank(key, nil); len(order) != rankStack+1 {
+		t.Errorf("rank of %d servers returned %d", rankStack+1, len(order))
 	}
 }
