@@ -125,12 +125,23 @@ func TestAllServersDown(t *testing.T) {
 		"touch":  func() error { return c.Touch(key, 60) },
 	}
 	for round := range 2 { // first failing I/O, then skipping servers in backoff
-		for name, op := range ops {
-			err := op()
+		toldWhy := 0 // errors that carry the failure met (the first op's)
+		for _, name := range []string{"get", "set", "add", "cas", "delete", "touch"} { // get first: it meets the failure
+			err := ops[name]()
 			if !errors.Is(err, memcache.ErrNoServers) {
 				t.Fatalf("round %d: %s with every server down: %v, want ErrNoServers", round, name, err)
 			}
 			checkErr(t, name, key, err, memcache.ErrNoServers)
+			switch {
+			case name == "delete": // fails closed with its own message (ErrUnconfirmed)
+			case strings.Contains(err.Error(), "last failure"):
+				toldWhy++
+			case !strings.Contains(err.Error(), "servers in backoff"):
+				t.Errorf("round %d: %s: %q says neither the last failure nor the backoff", round, name, err)
+			}
+		}
+		if want := 1 - round; toldWhy < want || (round == 1 && toldWhy != 0) {
+			t.Errorf("round %d: %d errors named the last failure, want %d", round, toldWhy, want)
 		}
 	}
 
