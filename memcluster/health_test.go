@@ -125,7 +125,7 @@ func TestAllServersDown(t *testing.T) {
 		"touch":  func() error { return c.Touch(key, 60) },
 	}
 	for round := range 2 { // first failing I/O, then skipping servers in backoff
-		toldWhy := 0 // errors that carry the failure met (the first op's)
+		toldWhy := 0                                                                   // errors that carry the failure met (the first op's)
 		for _, name := range []string{"get", "set", "add", "cas", "delete", "touch"} { // get first: it meets the failure
 			err := ops[name]()
 			if !errors.Is(err, memcache.ErrNoServers) {
