@@ -1,10 +1,13 @@
 package memcluster
 
 import (
+	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +92,56 @@ func TestTLSDialerMarksRefusals(t *testing.T) {
 	if err := mc.Set(&memcache.Item{Key: "k", Value: []byte("v")}); err != nil {
 		t.Errorf("Set over TLS: %v", err)
 	}
+}
+
+// tlsAnswering runs a TLS server (the test CA's certificate for 127.0.0.1)
+// that answers every line it reads with reply, or nothing when reply is "".
+func tlsAnswering(t *testing.T, ca *tlstest.CA, reply string) string {
+	t.Helper()
+	pair := ca.Server(t, "127.0.0.1")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair.TLS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				for {
+					if _, err := r.ReadString('\n'); err != nil {
+						return
+					}
+					if reply != "" {
+						_, _ = conn.Write([]byte(reply))
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A TLS server that is not memcached, or does not answer, is refused with
+// ErrTLS: the version round trip checks the answer, within the dial's
+// deadline or, without one, memcache.DefaultTimeout.
+func TestTLSDialerChecksTheVersionAnswer(t *testing.T) {
+	ca := tlstest.NewCA(t, "version")
+	dial := TLSDialer(&tls.Config{RootCAs: ca.Pool})
+	if _, err := dial(context.Background(), "tcp", tlsAnswering(t, ca, "ERROR\r\n")); !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), `"ERROR"`) {
+		t.Errorf("a server answering ERROR: %v, want ErrTLS naming the answer", err)
+	}
+	if _, err := dial(context.Background(), "tcp", tlsAnswering(t, ca, "")); !errors.Is(err, ErrTLS) {
+		t.Errorf("a server that never answers, dialled without a deadline: %v, want ErrTLS", err)
+	}
+	conn, err := dial(context.Background(), "tcp", tlsAnswering(t, ca, "VERSION 1.6.0\r\n"))
+	if err != nil {
+		t.Fatalf("a server answering VERSION: %v", err)
+	}
+	conn.Close()
 }
